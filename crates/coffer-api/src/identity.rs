@@ -1,0 +1,179 @@
+//! The token issuer's HTTP surface on `login.<domain>`: OpenID discovery, JWKS, and the v1 and v2
+//! token endpoints of the client-credentials grant, with Entra ID's error bodies.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use coffer_identity::TokenVersion;
+use coffer_service::{AuthError, Coffer, TokenRequest};
+use coffer_wire::token::{TokenError, TokenResponse};
+use http::{Method, StatusCode};
+
+use crate::MAX_BODY_BYTES;
+use crate::headers::RequestId;
+
+pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = req.method().clone();
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    match (&method, segs.as_slice()) {
+        (&Method::GET, [tenant, "v2.0", ".well-known", "openid-configuration"]) => {
+            discovery(&app, tenant, TokenVersion::V2, &request_id).await
+        }
+        (&Method::GET, [tenant, ".well-known", "openid-configuration"]) => {
+            discovery(&app, tenant, TokenVersion::V1, &request_id).await
+        }
+        (&Method::GET, [_, "discovery", "v2.0", "keys"] | [_, "discovery", "keys"]) => {
+            Json(app.signing_keys().jwks()).into_response()
+        }
+        (&Method::POST, [tenant, "oauth2", "token"]) => {
+            let tenant = (*tenant).to_owned();
+            token(app, tenant, req, false, request_id).await
+        }
+        (&Method::POST, [tenant, "oauth2", "v2.0", "token"]) => {
+            let tenant = (*tenant).to_owned();
+            token(app, tenant, req, true, request_id).await
+        }
+        _ => oauth_error(
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            "AADSTS900561: The endpoint only accepts the documented token, discovery and key requests.".to_owned(),
+            900561,
+            &request_id,
+        ),
+    }
+}
+
+async fn discovery(
+    app: &Coffer,
+    tenant: &str,
+    version: TokenVersion,
+    request_id: &str,
+) -> Response {
+    match app.tenant_exists(tenant).await {
+        Ok(true) => Json(app.issuer().openid_configuration(tenant, version)).into_response(),
+        Ok(false) => auth_error(AuthError::TenantNotFound(clip(tenant)), request_id),
+        Err(e) => auth_error(AuthError::from(e), request_id),
+    }
+}
+
+async fn token(
+    app: Arc<Coffer>,
+    tenant: String,
+    req: Request,
+    v2: bool,
+    request_id: String,
+) -> Response {
+    let basic = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_basic);
+    let Ok(body) = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await else {
+        {
+            return oauth_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                format!("AADSTS900144: The request body is larger than {MAX_BODY_BYTES} bytes."),
+                900144,
+                &request_id,
+            );
+        }
+    };
+    let mut form = TokenRequest::default();
+    for (k, v) in form_urlencoded::parse(&body) {
+        let v = Some(v.into_owned());
+        match k.as_ref() {
+            "grant_type" => form.grant_type = v,
+            "client_id" => form.client_id = v,
+            "client_secret" => form.client_secret = v,
+            "resource" => form.resource = v,
+            "scope" => form.scope = v,
+            // MSAL sends telemetry and capability fields; Entra ID ignores unknown ones too.
+            _ => {}
+        }
+    }
+    if let Some((id, secret)) = basic {
+        form.client_id.get_or_insert(id);
+        form.client_secret.get_or_insert(secret);
+    }
+    match app.issue_token(&tenant, form, v2).await {
+        Ok((t, resource)) => Json(TokenResponse {
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+            ext_expires_in: t.expires_in,
+            expires_on: (!v2).then(|| t.expires_on.to_string()),
+            not_before: (!v2).then(|| t.not_before.to_string()),
+            resource: (!v2).then_some(resource),
+            access_token: t.access_token,
+        })
+        .into_response(),
+        Err(e) => auth_error(e, &request_id),
+    }
+}
+
+fn parse_basic(h: &str) -> Option<(String, String)> {
+    let (scheme, rest) = h.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    let (id, secret) = s.split_once(':')?;
+    let dec = |x: &str| {
+        form_urlencoded::parse(format!("a={x}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((dec(id)?, dec(secret)?))
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(100).collect()
+}
+
+fn auth_error(e: AuthError, request_id: &str) -> Response {
+    if let AuthError::Internal(m) = &e {
+        tracing::error!(error = %m, "token issuance failed");
+    }
+    let status = match e.oauth_error() {
+        "invalid_client" => StatusCode::UNAUTHORIZED,
+        "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    oauth_error(status, e.oauth_error(), e.to_string(), e.code(), request_id)
+}
+
+fn oauth_error(
+    status: StatusCode,
+    error: &str,
+    description: String,
+    code: u32,
+    request_id: &str,
+) -> Response {
+    let now = time::OffsetDateTime::now_utc();
+    let timestamp = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let body = TokenError {
+        error: error.to_owned(),
+        error_description: format!(
+            "{description}\r\nTrace ID: {request_id}\r\nTimestamp: {timestamp}"
+        ),
+        error_codes: vec![code],
+        timestamp,
+        trace_id: request_id.to_owned(),
+        correlation_id: request_id.to_owned(),
+    };
+    (status, Json(body)).into_response()
+}

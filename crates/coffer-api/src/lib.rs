@@ -1,0 +1,55 @@
+//! Coffer's HTTP edge. One router serves every role; the `Host` decides which: the token issuer on
+//! `login.<domain>`, a vault on `<vault>.vault.<domain>`. Handlers stay thin: they parse the
+//! request, call the service, and shape the answer; errors become Azure's envelope in `error`.
+
+mod error;
+mod headers;
+mod host;
+mod identity;
+mod vault;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use coffer_service::Coffer;
+
+pub use error::ApiError;
+pub use host::Role;
+
+/// Largest request body accepted; restore blobs are the largest legitimate bodies.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Builds the router for every role.
+pub fn router(app: Arc<Coffer>) -> Router {
+    Router::new()
+        .fallback(dispatch)
+        .layer(axum::middleware::from_fn(headers::common_headers))
+        .with_state(app)
+}
+
+async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
+    if req.uri().path() == "/healthz" {
+        return (
+            [(http::header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"ok"}"#,
+        )
+            .into_response();
+    }
+    let role = host::classify(&req, &app.settings().domain);
+    match role {
+        Role::Identity => identity::handle(app, req).await,
+        Role::Vault(name) => vault::handle(app, name, req).await,
+        Role::Other(h) => ApiError::new(
+            http::StatusCode::NOT_FOUND,
+            "NotFound",
+            format!(
+                "No Coffer service answers on host '{}'. Use login.{d} for tokens and <vault>.vault.{d} for vaults.",
+                h.chars().take(100).collect::<String>(),
+                d = app.settings().domain
+            ),
+        )
+        .into_response(),
+    }
+}

@@ -1,0 +1,22 @@
+//! Coffer's domain model: validated names, api-versions, object attributes and the soft-delete
+//! rules, access policies and their evaluation, principals and the clock.
+//!
+//! This crate does no I/O and knows nothing of JSON or HTTP: it is plain rules over plain data.
+
+pub mod api_version;
+pub mod attributes;
+pub mod clock;
+pub mod error;
+pub mod names;
+pub mod policy;
+pub mod principal;
+pub mod vault;
+
+pub use api_version::ApiVersion;
+pub use attributes::{Attributes, RecoveryLevel};
+pub use clock::{Clock, SystemClock};
+pub use error::DomainError;
+pub use names::{ObjectName, VaultName};
+pub use policy::{AccessPolicy, Permissions, SecretPermission};
+pub use principal::Principal;
+pub use vault::Vault;

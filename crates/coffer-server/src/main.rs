@@ -1,0 +1,90 @@
+//! `coffer`: a self-hosted Azure Key Vault. `coffer serve` runs every role behind one TLS port.
+
+mod fsutil;
+mod serve;
+mod setup;
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "coffer", version, about = "A self-hosted Azure Key Vault")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: token issuer and vaults on one HTTPS port.
+    Serve(ServeArgs),
+}
+
+/// Options of `coffer serve`.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ServeArgs {
+    /// Directory for the database, keys and certificates (created if missing).
+    #[arg(long, env = "COFFER_DATA_DIR", default_value = "coffer-data")]
+    pub(crate) data_dir: PathBuf,
+    /// Address and port to listen on.
+    #[arg(long, env = "COFFER_LISTEN", default_value = "127.0.0.1:8443")]
+    pub(crate) listen: SocketAddr,
+    /// DNS domain of the roles: login.<domain>, <vault>.vault.<domain>.
+    #[arg(long, env = "COFFER_DOMAIN", default_value = "localhost")]
+    pub(crate) domain: String,
+    /// Port clients use in URLs, when it differs from the listening port (behind a port mapping).
+    #[arg(long, env = "COFFER_PUBLIC_PORT")]
+    pub(crate) public_port: Option<u16>,
+    /// PEM certificate chain to serve instead of the generated one.
+    #[arg(long, requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub(crate) token_lifetime: i64,
+    /// Log format: text or json.
+    #[arg(long, default_value = "text")]
+    pub(crate) log_format: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => {
+            init_tracing(&args.log_format);
+            match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(setup::serve(args)),
+                Err(e) => Err(e.into()),
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coffer: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,146 @@
+//! TLS material for `coffer serve`: the development CA and server certificate made on first start
+//! (or an operator's own certificate), and the rustls server configuration.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
+};
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::fsutil::write_private;
+
+/// Paths of the generated TLS files inside the data directory.
+pub(crate) struct TlsFiles {
+    pub(crate) ca_cert: PathBuf,
+    pub(crate) ca_key: PathBuf,
+    pub(crate) server_cert: PathBuf,
+    pub(crate) server_key: PathBuf,
+}
+
+impl TlsFiles {
+    pub(crate) fn in_dir(dir: &Path) -> Self {
+        let tls = dir.join("tls");
+        Self {
+            ca_cert: tls.join("ca.pem"),
+            ca_key: tls.join("ca-key.pem"),
+            server_cert: tls.join("server.pem"),
+            server_key: tls.join("server-key.pem"),
+        }
+    }
+}
+
+/// The DNS names the generated server certificate must cover for a domain.
+pub(crate) fn server_names(domain: &str) -> Vec<String> {
+    let mut names = vec![
+        "localhost".to_owned(),
+        "*.localhost".to_owned(),
+        format!("vault.{domain}"),
+        format!("*.vault.{domain}"),
+        format!("login.{domain}"),
+        format!("management.{domain}"),
+        format!("graph.{domain}"),
+        format!("gateway.{domain}"),
+        format!("*.gateway.{domain}"),
+    ];
+    names.dedup();
+    names
+}
+
+/// Makes sure a development CA and a server certificate covering `domain` exist; reissues the
+/// server certificate when the domain or the required names changed since it was made.
+pub(crate) fn ensure_dev_certificates(files: &TlsFiles, domain: &str) -> Result<()> {
+    let names = server_names(domain);
+    if let Some(dir) = files.ca_cert.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if !files.ca_cert.exists() || !files.ca_key.exists() {
+        let key = KeyPair::generate().context("generating CA key")?;
+        let cert = ca_params()?.self_signed(&key).context("self-signing CA")?;
+        write_private(&files.ca_key, key.serialize_pem().as_bytes())?;
+        std::fs::write(&files.ca_cert, cert.pem())
+            .with_context(|| format!("writing {}", files.ca_cert.display()))?;
+    }
+    let names_file = files.server_cert.with_extension("names");
+    let wanted = names.join("\n");
+    let current = std::fs::read_to_string(&names_file).unwrap_or_default();
+    if files.server_cert.exists() && files.server_key.exists() && current == wanted {
+        return Ok(());
+    }
+    let ca_key_pem = std::fs::read_to_string(&files.ca_key)
+        .with_context(|| format!("reading {}", files.ca_key.display()))?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem).context("parsing CA key")?;
+    let issuer = Issuer::new(ca_params()?, ca_key);
+    let key = KeyPair::generate().context("generating server key")?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).context("server params")?;
+    params.subject_alt_names = names
+        .iter()
+        .map(|n| Ok(SanType::DnsName(n.clone().try_into()?)))
+        .collect::<Result<Vec<_>, rcgen::Error>>()
+        .context("server certificate names")?;
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress([127, 0, 0, 1].into()));
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, format!("Coffer server ({domain})"));
+    params.distinguished_name = dn;
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(825);
+    let cert = params
+        .signed_by(&key, &issuer)
+        .context("signing server certificate")?;
+    write_private(&files.server_key, key.serialize_pem().as_bytes())?;
+    std::fs::write(&files.server_cert, cert.pem())
+        .with_context(|| format!("writing {}", files.server_cert.display()))?;
+    std::fs::write(&names_file, wanted)?;
+    Ok(())
+}
+
+/// Parameters of the development CA; deterministic so the CA can sign again after a restart.
+fn ca_params() -> Result<CertificateParams> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).context("CA params")?;
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "Coffer development CA");
+    dn.push(DnType::OrganizationName, "Coffer");
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2035, 1, 1);
+    Ok(params)
+}
+
+/// Builds the rustls configuration (TLS 1.2/1.3, ALPN h2 and http/1.1) from PEM files.
+pub(crate) fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading certificate {}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing certificate {}", cert.display()))?;
+    if chain.is_empty() {
+        bail!("{} holds no certificate", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading private key {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("certificate and key do not match")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

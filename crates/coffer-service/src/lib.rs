@@ -1,0 +1,80 @@
+//! Coffer's use cases, independent of HTTP: the directory and token issuance, vaults and their
+//! access policies, and the secrets API. Authorization and encryption at rest happen here, so no
+//! caller can reach the store around them.
+
+mod bootstrap;
+mod directory;
+mod error;
+mod keyring;
+mod records;
+mod secrets;
+mod settings;
+mod tokens;
+mod vaults;
+
+use std::sync::{Arc, RwLock};
+
+use coffer_crypto::RootKey;
+use coffer_domain::Clock;
+use coffer_identity::{Issuer, KeySet};
+use coffer_store::Store;
+
+pub use bootstrap::{BootstrapInfo, DEFAULT_VAULT};
+pub use error::{AuthError, ServiceError};
+pub use secrets::{
+    ListPage, MAX_PAGE, MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView,
+};
+pub use settings::Settings;
+pub use tokens::TokenRequest;
+pub use vaults::VaultSession;
+
+/// The application: everything a request handler needs, shared behind an `Arc`.
+pub struct Coffer {
+    store: Arc<dyn Store>,
+    root: RootKey,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    issuer: Issuer,
+    signing_keys: RwLock<Arc<KeySet>>,
+}
+
+impl Coffer {
+    /// Opens the application over a store: loads (or creates) the token signing keys.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        root: RootKey,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Result<Self, ServiceError> {
+        let issuer = Issuer::new(&settings.authority());
+        let keys = keyring::load_or_create_signing_keys(store.as_ref(), &root, clock.now()).await?;
+        Ok(Self {
+            store,
+            root,
+            clock,
+            settings,
+            issuer,
+            signing_keys: RwLock::new(Arc::new(keys)),
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The keys tokens are signed with and checked against (current first).
+    pub fn signing_keys(&self) -> Arc<KeySet> {
+        match self.signing_keys.read() {
+            Ok(k) => Arc::clone(&k),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Wire formats of Coffer: the JSON bodies of the Key Vault REST API, of the token endpoints and of
+//! Azure's error envelope. Plain serde data, no logic; names follow the Azure REST specification.
+
+pub mod error;
+pub mod secrets;
+pub mod token;
+
+pub use error::{ErrorBody, ErrorEnvelope};
