@@ -1,5 +1,8 @@
 //! Black-box tests: start the real `coffer` binary on loopback and drive it over HTTPS.
 
+// Test support code outside #[test] functions unwraps too: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod harness;
 
 mod durability;

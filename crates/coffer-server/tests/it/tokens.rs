@@ -108,13 +108,16 @@ async fn challenge_discovery_and_token_round_trip() {
     );
 }
 
+/// Endpoint, form, expected status, OAuth2 error and AADSTS number.
+type Case<'a> = (String, Vec<(&'a str, String)>, u16, &'a str, u64);
+
 #[tokio::test]
 async fn token_endpoint_errors_are_aadsts_shaped() {
     let s = Server::start();
     let c = s.client();
     let ep = |tenant: &str| format!("{}/{tenant}/oauth2/v2.0/token", s.b("authority"));
     let scope = format!("{}/.default", s.b("vault_resource"));
-    let cases: Vec<(String, Vec<(&str, String)>, u16, &str, u64)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             ep(&s.b("tenant_id")),
             vec![
