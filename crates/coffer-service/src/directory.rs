@@ -131,3 +131,50 @@ impl Coffer {
         Ok(self.tenant(tenant_id).await?.is_some())
     }
 }
+
+/// A newly registered application and its first client secret.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub app_id: String,
+    pub object_id: String,
+    pub display_name: String,
+    pub client_secret: String,
+}
+
+impl Coffer {
+    /// Registers an application with its service principal in a tenant.
+    pub async fn create_application(
+        &self,
+        tenant_id: &str,
+        display_name: &str,
+    ) -> Result<NewApplication, ServiceError> {
+        if self.tenant(tenant_id).await?.is_none() {
+            return Err(ServiceError::NotFound {
+                message: format!("Tenant '{tenant_id}' was not found."),
+                code: "NotFound",
+            });
+        }
+        let (secret, secret_doc) = new_client_secret()?;
+        let app = AppDoc {
+            tenant_id: tenant_id.to_ascii_lowercase(),
+            app_id: uuid::Uuid::new_v4().to_string(),
+            object_id: uuid::Uuid::new_v4().to_string(),
+            display_name: display_name.to_owned(),
+            secrets: vec![secret_doc],
+        };
+        self.store
+            .write_docs(vec![DocWrite::Put {
+                kind: APP.to_owned(),
+                id: app_doc_id(tenant_id, &app.app_id),
+                body: serde_json::to_vec(&app)?,
+                mode: DocMode::Create,
+            }])
+            .await?;
+        Ok(NewApplication {
+            app_id: app.app_id,
+            object_id: app.object_id,
+            display_name: app.display_name,
+            client_secret: secret,
+        })
+    }
+}

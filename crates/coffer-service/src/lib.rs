@@ -20,6 +20,7 @@ use coffer_identity::{Issuer, KeySet};
 use coffer_store::Store;
 
 pub use bootstrap::{BootstrapInfo, DEFAULT_VAULT};
+pub use directory::NewApplication;
 pub use error::{AuthError, ServiceError};
 pub use secrets::{
     ListPage, MAX_PAGE, MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView,
