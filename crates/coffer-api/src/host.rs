@@ -9,6 +9,10 @@ pub enum Role {
     Identity,
     /// `<vault>.vault.<domain>`.
     Vault(String),
+    /// `management.<domain>`: the ARM-shaped management API.
+    Management,
+    /// `graph.<domain>`: the Microsoft Graph-shaped directory API.
+    Graph,
     /// Anything else (kept for the error message).
     Other(String),
 }
@@ -44,6 +48,12 @@ pub(crate) fn classify(req: &Request, domain: &str) -> Role {
     let domain = domain.to_ascii_lowercase();
     if host == format!("login.{domain}") {
         return Role::Identity;
+    }
+    if host == format!("management.{domain}") {
+        return Role::Management;
+    }
+    if host == format!("graph.{domain}") {
+        return Role::Graph;
     }
     if let Some(vault) = host.strip_suffix(&format!(".vault.{domain}"))
         && !vault.is_empty()

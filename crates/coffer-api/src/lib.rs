@@ -3,9 +3,11 @@
 //! request, call the service, and shape the answer; errors become Azure's envelope in `error`.
 
 mod error;
+mod graph;
 mod headers;
 mod host;
 mod identity;
+mod management;
 mod vault;
 
 use std::sync::Arc;
@@ -41,6 +43,8 @@ async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
     match role {
         Role::Identity => identity::handle(app, req).await,
         Role::Vault(name) => vault::handle(app, name, req).await,
+        Role::Management => management::handle(app, req).await,
+        Role::Graph => graph::handle(app, req).await,
         Role::Other(h) => ApiError::new(
             http::StatusCode::NOT_FOUND,
             "NotFound",

@@ -26,7 +26,7 @@ pub use secrets::{
     ListPage, MAX_PAGE, MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView,
 };
 pub use settings::Settings;
-pub use tokens::TokenRequest;
+pub use tokens::{Resource, TokenRequest};
 pub use vaults::VaultSession;
 
 /// The application: everything a request handler needs, shared behind an `Arc`.

@@ -38,6 +38,21 @@ impl Settings {
         format!("{}/", self.host("management"))
     }
 
+    /// The Microsoft Graph-style resource, e.g. `https://graph.localhost:8443`.
+    pub fn graph_resource(&self) -> String {
+        self.host("graph")
+    }
+
+    /// Base URL of the Graph endpoint (same as its resource).
+    pub fn graph_url(&self) -> String {
+        self.host("graph")
+    }
+
+    /// Base URL of the management (ARM) endpoint, without trailing slash.
+    pub fn management_url(&self) -> String {
+        self.host("management")
+    }
+
     /// URL of a vault, e.g. `https://dev.vault.localhost:8443`.
     pub fn vault_url(&self, vault: &str) -> String {
         self.host(&format!("{vault}.vault"))

@@ -3,11 +3,24 @@
 
 use coffer_domain::Principal;
 use coffer_identity::{
-    AccessTokenRequest, Expectation, IssuedToken, TokenVersion, bearer_token, validate,
+    AccessTokenRequest, Expectation, IssuedToken, TokenError, TokenVersion, bearer_token,
+    decode_unverified, validate,
 };
 
 use crate::records::VaultDoc;
 use crate::{AuthError, Coffer, ServiceError};
+
+/// The resources this issuer mints tokens for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Graph,
+    Management,
+    Vault,
+}
+
+impl Resource {
+    pub const ALL: [Self; 3] = [Self::Vault, Self::Management, Self::Graph];
+}
 
 /// The form fields of a token request that matter to the issuer.
 #[derive(Debug, Default)]
@@ -72,38 +85,119 @@ impl Coffer {
                     resource: requested.chars().take(200).collect(),
                     tenant: tenant_id.to_owned(),
                 })?;
-        let keys = self.signing_keys();
-        let token = self
-            .issuer
-            .issue(
-                &keys,
-                &AccessTokenRequest {
-                    tenant_id: &app.tenant_id,
-                    audience: &audience,
-                    app_id: &app.app_id,
-                    object_id: &app.object_id,
-                    version: TokenVersion::V1,
-                    lifetime_secs: self.settings.token_lifetime_secs,
-                    now: self.now(),
-                    extra: serde_json::Map::new(),
-                },
-            )
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let token = self.mint_token(
+            &app.tenant_id,
+            &audience,
+            &app.app_id,
+            &app.object_id,
+            serde_json::Map::new(),
+        )?;
         Ok((token, audience))
     }
 
-    /// The audience for a requested resource, or `None` if this issuer does not know it.
-    fn resource_audience(&self, requested: &str) -> Option<String> {
+    /// The audience for a requested resource, or `None` if this issuer does not know it. The
+    /// audience is spelled as the resource's canonical form, whatever slashes the client added.
+    pub(crate) fn resource_audience(&self, requested: &str) -> Option<String> {
         let want = requested.trim_end_matches('/');
-        let vault = self.settings.vault_resource();
-        let mgmt = self.settings.management_resource();
-        if want.eq_ignore_ascii_case(&vault) {
-            Some(vault)
-        } else if want.eq_ignore_ascii_case(mgmt.trim_end_matches('/')) {
-            Some(mgmt)
-        } else {
-            None
+        Resource::ALL
+            .iter()
+            .map(|r| self.audience_of(*r))
+            .find(|aud| aud.trim_end_matches('/').eq_ignore_ascii_case(want))
+    }
+
+    /// The canonical audience of one of this instance's resources.
+    pub fn audience_of(&self, r: Resource) -> String {
+        match r {
+            Resource::Graph => self.settings.graph_resource(),
+            Resource::Management => self.settings.management_resource(),
+            Resource::Vault => self.settings.vault_resource(),
         }
+    }
+
+    /// Validates a bearer token for the management or Graph endpoint: signed by this issuer, for
+    /// that resource, from a tenant this instance knows. Returns the caller and its claims.
+    pub async fn authenticate_for(
+        &self,
+        authorization: Option<&str>,
+        resource: Resource,
+    ) -> Result<(Principal, serde_json::Map<String, serde_json::Value>), TokenError> {
+        let token = bearer_token(authorization)?;
+        // The tenant is read from the unverified token only to pick the expected issuer; the
+        // signature, issuer and tenant are all checked by `validate` below.
+        let (_, claims) = decode_unverified(token)?;
+        let tenant = claims
+            .get("tid")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        if !self.tenant_exists(&tenant).await.unwrap_or(false) {
+            return Err(TokenError::UntrustedIssuer {
+                expected: format!("{}/<tenant of this instance>/", self.issuer.authority()),
+                found: claims
+                    .get("iss")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .chars()
+                    .take(200)
+                    .collect(),
+            });
+        }
+        let audiences = [self.audience_of(resource)];
+        let keys = self.signing_keys();
+        let valid = validate(
+            token,
+            &keys,
+            &Expectation {
+                audiences: &audiences,
+                tenant_id: &tenant,
+                issuer: &self.issuer,
+                now: self.now(),
+                skew_secs: self.settings.clock_skew_secs,
+            },
+        )?;
+        let issuer = valid
+            .claims
+            .get("iss")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        Ok((
+            Principal {
+                tenant_id: valid.tenant_id,
+                object_id: valid.object_id,
+                app_id: valid.app_id,
+                issuer,
+            },
+            valid.claims,
+        ))
+    }
+
+    /// Signs an access token for a principal of this directory. `extra` carries claims such as
+    /// `idtyp`/`xms_mirid` for managed identities.
+    pub fn mint_token(
+        &self,
+        tenant_id: &str,
+        audience: &str,
+        app_id: &str,
+        object_id: &str,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<IssuedToken, AuthError> {
+        let keys = self.signing_keys();
+        self.issuer
+            .issue(
+                &keys,
+                &AccessTokenRequest {
+                    tenant_id,
+                    audience,
+                    app_id,
+                    object_id,
+                    version: TokenVersion::V1,
+                    lifetime_secs: self.settings.token_lifetime_secs,
+                    now: self.now(),
+                    extra,
+                },
+            )
+            .map_err(|e| AuthError::Internal(e.to_string()))
     }
 
     /// Validates the `Authorization` header of a request to `vault`.
