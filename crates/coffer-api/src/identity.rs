@@ -24,6 +24,9 @@ pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
+    if matches!(segs.first(), Some(&"msi" | &"metadata")) {
+        return crate::msi::handle(app, req).await;
+    }
     match (&method, segs.as_slice()) {
         (&Method::GET, [tenant, "v2.0", ".well-known", "openid-configuration"]) => {
             discovery(&app, tenant, TokenVersion::V2, &request_id).await

@@ -8,6 +8,7 @@ mod headers;
 mod host;
 mod identity;
 mod management;
+mod msi;
 mod vault;
 
 use std::sync::Arc;
