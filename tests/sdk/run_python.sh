@@ -39,12 +39,15 @@ fi
 BIN=$(cd "$(dirname "$BIN_ARG")" && pwd)/$(basename "$BIN_ARG")
 
 # ---- Python and the venv ---------------------------------------------------------------------
+has_venv() { command -v "$1" >/dev/null 2>&1 && "$1" -c 'import venv, ensurepip' >/dev/null 2>&1; }
 PY=${PYTHON:-python3}
-if ! command -v "$PY" >/dev/null 2>&1 || ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    log "installing python3 and python3-venv from Debian's packages"
+if ! has_venv "$PY"; then
+    # Debian splits venv/ensurepip into python3-venv; a fresh machine may lack python3 entirely.
+    log "'$PY' cannot create a venv: installing python3 and python3-venv from Debian's packages"
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
-    PY=python3
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv ca-certificates >/dev/null
+    PY=/usr/bin/python3
+    has_venv "$PY" || { log "python3 -m venv is still unusable after installing python3-venv"; exit 1; }
 fi
 PY_ID=$("$PY" -c 'import sys; print(sys.executable, sys.version.replace("\n", " "))')
 WANT=$( { cat "$REQ"; echo "$PY_ID"; } | sha256sum | cut -d' ' -f1)

@@ -55,7 +55,15 @@ async fn handle_inner(app: &Coffer, vault: &str, req: Request) -> Result<Respons
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let max = max_results(&query)?;
+    // Paging parameters matter only to list operations; others ignore them, as Azure does.
+    let is_list = method == Method::GET
+        && matches!(
+            segs.as_slice(),
+            ["secrets" | "deletedsecrets"]
+                | ["secrets" | "deletedsecrets", ""]
+                | ["secrets", _, "versions"]
+        );
+    let max = if is_list { max_results(&query)? } else { None };
     let skip = query.get("$skiptoken").map(String::as_str);
     let svc = |e| ApiError::from_service(e, settings);
     let resp = match (&method, segs.as_slice()) {

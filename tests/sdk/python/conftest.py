@@ -103,10 +103,10 @@ def run_id():
 def unique_name(run_id, request):
     """Returns a function making secret names unique to this run and this test."""
     counter = iter(range(1_000_000))
-    test = "".join(ch for ch in request.node.name if ch.isalnum())[:40]
+    test = "".join(ch for ch in request.node.name if ch.isascii() and ch.isalnum())[:40]
 
     def make(label="s"):
-        label = "".join(ch for ch in label if ch.isalnum() or ch == "-")
+        label = "".join(ch for ch in label if ch.isascii() and (ch.isalnum() or ch == "-"))
         return f"{run_id}-{test}-{label}-{next(counter)}"[:127]
 
     return make

@@ -9,6 +9,7 @@ import http.client
 import json
 import re
 import ssl
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
@@ -249,6 +250,33 @@ def test_update_properties_and_disable(client, contract, unique_name):
     got = client.get_secret(name)
     assert got.value == "keep-me"
     assert got.properties.content_type == "application/json"
+
+
+def test_update_moves_the_updated_timestamp(client, unique_name):
+    name = unique_name()
+    created = client.set_secret(name, "v", tags={"a": "1"}).properties
+    time.sleep(1.1)  # timestamps have one-second resolution
+    updated = client.update_secret_properties(name, tags={})
+    assert updated.updated_on > created.updated_on
+    assert updated.created_on == created.created_on
+    assert not updated.tags  # an empty tag set replaces the old one
+    got = client.get_secret(name).properties
+    assert got.updated_on == updated.updated_on
+    assert not got.tags
+
+
+def test_get_works_outside_the_validity_window(client, unique_name):
+    """Azure documents that a secret's get works for not-yet-valid and expired secrets."""
+    future = whole_seconds(now() + timedelta(days=365))
+    past = whole_seconds(now() - timedelta(days=1))
+    early = unique_name("early")
+    client.set_secret(early, "not yet", not_before=future)
+    got = client.get_secret(early)
+    assert got.value == "not yet" and got.properties.not_before == future
+    late = unique_name("late")
+    client.set_secret(late, "expired", expires_on=past)
+    got = client.get_secret(late)
+    assert got.value == "expired" and got.properties.expires_on == past
 
 
 def test_update_a_specific_version_only(client, unique_name):
@@ -582,6 +610,16 @@ def test_value_size_limit(client, unique_name):
     assert info.value.status_code in (400, 413), info.value
 
 
+def test_content_type_length_limit(client, unique_name):
+    """Azure documents contentType as at most 255 characters."""
+    name = unique_name()
+    assert client.set_secret(name, "v", content_type="c" * 255).properties.content_type == "c" * 255
+    with pytest.raises(HttpResponseError) as info:
+        client.set_secret(unique_name(), "v", content_type="c" * 256)
+    assert info.value.status_code == 400, info.value
+    error_body(info.value)
+
+
 def test_tag_count_limit(client, unique_name):
     name = unique_name()
     fifteen = {f"k{i}": f"v{i}" for i in range(15)}
@@ -659,7 +697,7 @@ def test_unknown_vault_is_not_found(contract, credential):
     with SecretClient(url, credential) as c:
         with pytest.raises(HttpResponseError) as info:
             c.get_secret("anything")
-    assert isinstance(info.value, ResourceNotFoundError) or info.value.status_code == 404
+    # ResourceNotFoundError is the SDK's type for a 404; any HttpResponseError with 404 is acceptable.
     assert info.value.status_code == 404
     error_body(info.value)
 
@@ -771,6 +809,18 @@ def test_api_version_missing_or_unknown_is_bad_request(contract):
         err = json.loads(body)["error"]
         assert err["code"] and err["message"]
         assert "version" in err["message"].lower()
+
+
+def test_malformed_bodies_are_bad_requests(contract, run_id):
+    token = contract.token()
+    name = f"{run_id}-malformed"
+    for body in ('{"value":"x"', '{"novalue":"x"}', '{"value": 5}', "[]", '{"value":"x","tags":"no"}'):
+        status, _, raw = _raw_vault_request(contract, "PUT", f"/secrets/{name}?api-version=7.6", token, body)
+        assert status == 400, (body, status, raw)
+        err = json.loads(raw)["error"]
+        assert err["code"] == "BadParameter" and err["message"], raw
+    status, _, raw = _raw_vault_request(contract, "GET", f"/secrets/{name}/?api-version=7.6", token)
+    assert status == 404, "a refused set stores nothing"
 
 
 def test_response_headers(contract):
