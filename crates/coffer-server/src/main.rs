@@ -1,9 +1,11 @@
 //! `coffer`: a self-hosted Azure Key Vault. `coffer serve` runs every role behind one TLS port.
 
+mod client;
 mod fsutil;
 mod serve;
 mod setup;
 mod tls;
+mod token_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +24,9 @@ struct Cli {
 enum Command {
     /// Run the server: token issuer and vaults on one HTTPS port.
     Serve(ServeArgs),
+    /// Get, decode and check access tokens; rotate the signing keys.
+    #[command(subcommand)]
+    Token(token_cmd::TokenCommand),
 }
 
 /// Options of `coffer serve`.
@@ -55,17 +60,22 @@ pub(crate) struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("coffer: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let result = match cli.command {
         Command::Serve(args) => {
             init_tracing(&args.log_format);
-            match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(setup::serve(args)),
-                Err(e) => Err(e.into()),
-            }
+            rt.block_on(setup::serve(args))
         }
+        Command::Token(cmd) => rt.block_on(token_cmd::run(cmd)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

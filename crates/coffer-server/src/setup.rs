@@ -20,6 +20,8 @@ use crate::tls::{TlsFiles, ensure_dev_certificates, server_config};
 
 /// How often soft-deleted objects past their retention are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+/// How often the token signing keys are re-read from the store.
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
 
 pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     let started = Instant::now();
@@ -103,12 +105,23 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
             }
         }
     });
+    let reloader = Arc::clone(&app);
+    tokio::spawn(async move {
+        // Keys may be rotated by `coffer token keys rotate` or by another node of a shared store.
+        let mut tick = tokio::time::interval(KEY_RELOAD_INTERVAL);
+        loop {
+            tick.tick().await;
+            if let Err(e) = reloader.reload_signing_keys().await {
+                tracing::warn!(error = %e, "reloading signing keys failed");
+            }
+        }
+    });
     crate::serve::run(listener, tls, coffer_api::router(app)).await
 }
 
 /// The root key: `COFFER_ROOT_KEY` (base64 of 32 bytes) or `root.key` in the data directory,
 /// generated with mode 0600 on first start.
-fn load_root_key(dir: &Path) -> Result<RootKey> {
+pub(crate) fn load_root_key(dir: &Path) -> Result<RootKey> {
     let b64 = base64::engine::general_purpose::STANDARD;
     if let Ok(v) = std::env::var("COFFER_ROOT_KEY") {
         let raw = b64

@@ -71,6 +71,24 @@ impl Coffer {
         self.clock.now()
     }
 
+    /// Creates a new token signing key; it signs from the next reload on, and the previous keys
+    /// keep verifying the tokens they signed until those expire. Returns the new key id.
+    pub async fn rotate_signing_key(&self) -> Result<String, ServiceError> {
+        let kid = keyring::add_signing_key(self.store.as_ref(), &self.root, self.now()).await?;
+        self.reload_signing_keys().await?;
+        Ok(kid)
+    }
+
+    /// Re-reads the signing keys from the store (another process or node may have rotated them).
+    pub async fn reload_signing_keys(&self) -> Result<(), ServiceError> {
+        let keys = Arc::new(keyring::load_signing_keys(self.store.as_ref(), &self.root).await?);
+        match self.signing_keys.write() {
+            Ok(mut k) => *k = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+        Ok(())
+    }
+
     /// The keys tokens are signed with and checked against (current first).
     pub fn signing_keys(&self) -> Arc<KeySet> {
         match self.signing_keys.read() {

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use serde_json::Value;
 
 pub(crate) struct Server {
     child: Option<Child>,
+    dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub(crate) port: u16,
     pub(crate) boot: Value,
@@ -64,11 +65,16 @@ impl Server {
                 .unwrap();
         Self {
             child: Some(child),
+            dir: dir.to_path_buf(),
             _tmp: None,
             port,
             boot,
             ready_ms,
         }
+    }
+
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.dir
     }
 
     pub(crate) fn b(&self, key: &str) -> String {

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod cli;
 mod durability;
 mod hostile;
 mod secrets;

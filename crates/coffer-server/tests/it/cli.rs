@@ -1,0 +1,133 @@
+//! The `coffer token` verbs, run as a user would, against a real server.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::{Server, url};
+
+fn coffer(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_get_and_decode_with_a_verdict() {
+    let s = Server::start();
+    let dir = s.data_dir().to_str().unwrap().to_owned();
+    let (ok, vault_token, err) = coffer(&["token", "get", "--raw", "--data-dir", &dir]);
+    assert!(ok, "{err}");
+    let vault_token = vault_token.trim().to_owned();
+    let (ok, out, err) = coffer(&[
+        "token",
+        "decode",
+        &vault_token,
+        "--vault",
+        &s.vault(),
+        "--data-dir",
+        &dir,
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["header"]["alg"], "RS256");
+    assert_eq!(v["claims"]["tid"], s.b("tenant_id"));
+    assert!(v["times"]["exp"].as_str().unwrap().contains("(in "));
+    assert_eq!(v["verdict"]["accepted"], true);
+
+    let mgmt = format!("https://management.localhost:{}/", s.port);
+    let (ok, mgmt_token, err) = coffer(&[
+        "token",
+        "get",
+        "--raw",
+        "--resource",
+        &mgmt,
+        "--data-dir",
+        &dir,
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, _) = coffer(&[
+        "token",
+        "decode",
+        mgmt_token.trim(),
+        "--vault",
+        &s.vault(),
+        "--data-dir",
+        &dir,
+    ]);
+    assert!(ok);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"]["accepted"], false);
+    assert_eq!(v["verdict"]["failed_check"], "AKV10022");
+    assert!(
+        v["verdict"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&s.b("vault_resource"))
+    );
+
+    let (ok, _, err) = coffer(&["token", "decode", "garbage"]);
+    assert!(!ok);
+    assert!(err.contains("Malformed token"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_keeps_issued_tokens_valid() {
+    let mut s = Server::start();
+    let dir = s.data_dir().to_path_buf();
+    let old = s.token().await;
+    let (ok, out, err) = coffer(&[
+        "token",
+        "keys",
+        "rotate",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let kid: Value = serde_json::from_str(&out).unwrap();
+    s.stop();
+    let s = Server::start_in(&dir, s.port);
+    let c = s.client();
+    let jwks: Value = c
+        .get(format!(
+            "{}/{}/discovery/v2.0/keys",
+            s.b("authority"),
+            s.b("tenant_id")
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        jwks["keys"].as_array().unwrap().len(),
+        2,
+        "current and previous key"
+    );
+    let r = c
+        .get(url(&s, "/secrets"))
+        .bearer_auth(&old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "a token signed by the previous key still works"
+    );
+    let new = s.token().await;
+    let (ok, out, _) = coffer(&["token", "decode", &new]);
+    assert!(ok);
+    let decoded: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        decoded["header"]["kid"], kid["kid"],
+        "new tokens are signed by the new key"
+    );
+}
