@@ -143,7 +143,7 @@ log "coffer ready; contract $BOOT"
 # ---- Name resolution: a private /etc/hosts for the test process -------------------------------
 HOSTS="$TMP/hosts"
 {
-    NAMES="localhost login.localhost vault.localhost"
+    NAMES="localhost login.localhost vault.localhost management.localhost graph.localhost"
     for v in "${VAULT_NAMES[@]}"; do NAMES="$NAMES $v.vault.localhost"; done
     echo "127.0.0.1 $NAMES"
     echo "::1 localhost ip6-localhost ip6-loopback"
@@ -159,7 +159,7 @@ fi
 # ---- pytest --------------------------------------------------------------------------------------
 log "running pytest"
 set +e
-env COFFER_BOOTSTRAP="$BOOT" REQUESTS_CA_BUNDLE="$CA" SSL_CERT_FILE="$CA" \
+env COFFER_BOOTSTRAP="$BOOT" COFFER_BIN="$BIN" REQUESTS_CA_BUNDLE="$CA" SSL_CERT_FILE="$CA" \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     timeout --signal=TERM --kill-after=10 "$PYTEST_TIMEOUT" \
     "${NS[@]}" "$VPY" -m pytest -v -p no:cacheprovider --rootdir "$SUITE" "$SUITE" "$@"
