@@ -98,6 +98,10 @@ async fn token(
             "grant_type" => form.grant_type = v,
             "client_id" => form.client_id = v,
             "client_secret" => form.client_secret = v,
+            "client_assertion_type" => form.client_assertion_type = v,
+            "client_assertion" => form.client_assertion = v,
+            "username" => form.username = v,
+            "password" => form.password = v,
             "resource" => form.resource = v,
             "scope" => form.scope = v,
             // MSAL sends telemetry and capability fields; Entra ID ignores unknown ones too.
@@ -108,17 +112,30 @@ async fn token(
         form.client_id.get_or_insert(id);
         form.client_secret.get_or_insert(secret);
     }
-    match app.issue_token(&tenant, form, v2).await {
-        Ok((t, resource)) => Json(TokenResponse {
-            token_type: "Bearer",
-            expires_in: t.expires_in,
-            ext_expires_in: t.expires_in,
-            expires_on: (!v2).then(|| t.expires_on.to_string()),
-            not_before: (!v2).then(|| t.not_before.to_string()),
-            resource: (!v2).then_some(resource),
-            access_token: t.access_token,
-        })
-        .into_response(),
+    match app.issue_token_grant(&tenant, form, v2).await {
+        Ok(g) => {
+            let t = g.token;
+            let body = TokenResponse {
+                token_type: "Bearer",
+                expires_in: t.expires_in,
+                ext_expires_in: t.expires_in,
+                expires_on: (!v2).then(|| t.expires_on.to_string()),
+                not_before: (!v2).then(|| t.not_before.to_string()),
+                resource: (!v2).then_some(g.resource),
+                access_token: t.access_token,
+            };
+            // The password grant also returns the user's id token and MSAL's client_info.
+            let mut json = serde_json::to_value(body).unwrap_or_default();
+            if let serde_json::Value::Object(m) = &mut json {
+                if let Some(id) = g.id_token {
+                    m.insert("id_token".to_owned(), id.into());
+                }
+                if let Some(ci) = g.client_info {
+                    m.insert("client_info".to_owned(), ci.into());
+                }
+            }
+            Json(json).into_response()
+        }
         Err(e) => auth_error(e, &request_id),
     }
 }

@@ -18,6 +18,14 @@ pub(crate) struct Contract {
     pub(crate) authority: String,
     pub(crate) vault_resource: String,
     pub(crate) ca_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub(crate) graph_url: Option<String>,
+    #[serde(default)]
+    pub(crate) management_url: Option<String>,
+    #[serde(default)]
+    pub(crate) subscription_id: Option<String>,
+    #[serde(default)]
+    pub(crate) resource_group: Option<String>,
 }
 
 impl Contract {
@@ -31,6 +39,121 @@ impl Contract {
         })?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
+}
+
+impl Contract {
+    /// An access token for `resource` with the contract's (admin) client credentials.
+    pub(crate) async fn token(&self, http: &reqwest::Client, resource: &str) -> Result<String> {
+        let resp = http
+            .post(format!(
+                "{}/{}/oauth2/token",
+                self.authority, self.tenant_id
+            ))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", self.client_secret.as_str()),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .with_context(|| format!("calling the token endpoint at {}", self.authority))?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.context("reading the token response")?;
+        if !status.is_success() {
+            anyhow::bail!(
+                "the token endpoint refused ({status}): {}",
+                body["error_description"]
+                    .as_str()
+                    .unwrap_or("no description")
+            );
+        }
+        body["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("the token response has no access_token")
+    }
+}
+
+/// Sends a request and returns its JSON body, or an error quoting the service's message.
+pub(crate) async fn send_json(req: reqwest::RequestBuilder) -> Result<serde_json::Value> {
+    let resp = req.send().await.context("sending the request")?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    let body: serde_json::Value = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    };
+    if !status.is_success() {
+        let msg = body["error"]["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| body.to_string());
+        let code = body["error"]["code"].as_str().unwrap_or_default();
+        anyhow::bail!("{status} {code}: {msg}");
+    }
+    Ok(body)
+}
+
+/// Prints JSON, or with `table` the given columns of each item, aligned.
+pub(crate) fn print_output(
+    value: &serde_json::Value,
+    table: bool,
+    columns: &[(&str, &str)],
+) -> Result<()> {
+    if !table {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        return Ok(());
+    }
+    let items: Vec<&serde_json::Value> = match value {
+        serde_json::Value::Array(a) => a.iter().collect(),
+        v => vec![v],
+    };
+    let cell = |item: &serde_json::Value, path: &str| -> String {
+        let mut v = item;
+        for part in path.split('.') {
+            v = &v[part];
+        }
+        match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    };
+    let widths: Vec<usize> = columns
+        .iter()
+        .map(|(title, path)| {
+            items
+                .iter()
+                .map(|i| cell(i, path).len())
+                .chain([title.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    println!(
+        "{}",
+        line(columns.iter().map(|(t, _)| (*t).to_owned()).collect())
+    );
+    println!("{}", line(widths.iter().map(|w| "-".repeat(*w)).collect()));
+    for item in items {
+        println!(
+            "{}",
+            line(columns.iter().map(|(_, p)| cell(item, p)).collect())
+        );
+    }
+    Ok(())
 }
 
 /// Resolves `localhost` and `*.localhost` to loopback, everything else through the system.

@@ -1,5 +1,6 @@
 //! `coffer`: a self-hosted Azure Key Vault. `coffer serve` runs every role behind one TLS port.
 
+mod ad_cmd;
 mod client;
 mod fsutil;
 mod serve;
@@ -27,6 +28,20 @@ enum Command {
     /// Get, decode and check access tokens; rotate the signing keys.
     #[command(subcommand)]
     Token(token_cmd::TokenCommand),
+    /// Applications, service principals and users of the directory.
+    Ad {
+        #[command(subcommand)]
+        command: ad_cmd::AdCommand,
+        #[command(flatten)]
+        common: ad_cmd::Common,
+    },
+    /// User-assigned managed identities.
+    Identity {
+        #[command(subcommand)]
+        command: ad_cmd::IdentityCommand,
+        #[command(flatten)]
+        common: ad_cmd::Common,
+    },
 }
 
 /// Options of `coffer serve`.
@@ -76,6 +91,8 @@ fn main() -> ExitCode {
             rt.block_on(setup::serve(args))
         }
         Command::Token(cmd) => rt.block_on(token_cmd::run(cmd)),
+        Command::Ad { command, common } => rt.block_on(ad_cmd::run_ad(command, common)),
+        Command::Identity { command, common } => rt.block_on(ad_cmd::run_identity(command, common)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -82,6 +82,10 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         "authority": settings.authority(),
         "vault_url": settings.vault_url(&boot.vault),
         "vault_resource": settings.vault_resource(),
+        "subscription_id": boot.subscription_id,
+        "resource_group": boot.resource_group,
+        "management_url": settings.management_url(),
+        "graph_url": settings.graph_url(),
         "ca_cert": ca_cert.as_ref().map(|p| p.display().to_string()),
     });
     write_private(
@@ -180,6 +184,13 @@ fn print_summary(
     println!("{b}Coffer{r} listening on https://{bound}");
     println!("  vault:      {}", s("vault_url"));
     println!("  authority:  {}/{}", s("authority"), s("tenant_id"));
+    println!("  management: {}", s("management_url"));
+    println!(
+        "  scope:      /subscriptions/{}/resourceGroups/{}",
+        s("subscription_id"),
+        s("resource_group")
+    );
+    println!("  graph:      {}", s("graph_url"));
     println!("  contract:   {}", bootstrap.display());
     println!("  env for the official SDKs:");
     println!("    export AZURE_TENANT_ID={}", s("tenant_id"));

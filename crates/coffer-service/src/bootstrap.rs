@@ -1,12 +1,20 @@
 //! First-start provisioning: a default tenant, the admin application with its service principal,
-//! and the default vault whose access policy grants the admin everything.
+//! the default vault whose access policy grants the admin everything, and the management scope
+//! (a default subscription with a default resource group). A data directory made before the
+//! management scope existed gets it on its next start.
 
 use coffer_domain::{AccessPolicy, Permissions};
 use coffer_store::{DocMode, DocWrite};
 use serde::{Deserialize, Serialize};
 
 use crate::directory::{app_doc_id, new_client_secret};
-use crate::records::{APP, AppDoc, INSTANCE, TENANT, TenantDoc};
+use crate::management::{
+    DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, resource_group_write, rg_key, subscription_write,
+};
+use crate::records::{
+    APP, AppDoc, INSTANCE, RESOURCE_GROUP, ResourceGroupDoc, SUBSCRIPTION, SubscriptionDoc, TENANT,
+    TenantDoc,
+};
 use crate::{Coffer, ServiceError};
 
 const BOOTSTRAP_ID: &str = "bootstrap";
@@ -20,6 +28,12 @@ pub struct BootstrapInfo {
     pub client_id: String,
     pub object_id: String,
     pub vault: String,
+    /// The default subscription (a GUID). Empty in documents written before it existed.
+    #[serde(default)]
+    pub subscription_id: String,
+    /// The default resource group of the default subscription.
+    #[serde(default)]
+    pub resource_group: String,
     #[serde(skip)]
     pub client_secret: Option<String>,
 }
@@ -28,8 +42,8 @@ impl Coffer {
     /// Creates the default tenant, admin application and vault on a new instance, atomically.
     /// On an existing instance it returns the stored identifiers without a secret.
     pub async fn bootstrap(&self) -> Result<BootstrapInfo, ServiceError> {
-        if let Some(doc) = self.store.get_doc(INSTANCE, BOOTSTRAP_ID).await? {
-            return Ok(serde_json::from_slice(&doc.body)?);
+        if let Some((info, revision)) = self.stored_bootstrap().await? {
+            return self.ensure_management_scope(info, revision).await;
         }
         let tenant_id = uuid::Uuid::new_v4().to_string();
         let app_id = uuid::Uuid::new_v4().to_string();
@@ -51,6 +65,8 @@ impl Coffer {
             client_id: app_id.clone(),
             object_id: object_id.clone(),
             vault: DEFAULT_VAULT.to_owned(),
+            subscription_id: uuid::Uuid::new_v4().to_string(),
+            resource_group: DEFAULT_RESOURCE_GROUP.to_owned(),
             client_secret: Some(secret),
         };
         let policy = AccessPolicy {
@@ -73,6 +89,8 @@ impl Coffer {
                 serde_json::to_vec(&app)?,
             ),
             self.new_vault_write(DEFAULT_VAULT, &tenant_id, vec![policy])?,
+            subscription_write(&self.default_subscription(&info))?,
+            resource_group_write(&self.default_resource_group(&info))?,
             put(
                 INSTANCE,
                 BOOTSTRAP_ID.to_owned(),
@@ -83,6 +101,79 @@ impl Coffer {
             Ok(()) => Ok(info),
             // Another node bootstrapped the shared store first.
             Err(coffer_store::StoreError::AlreadyExists) => Box::pin(self.bootstrap()).await,
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The stored bootstrap identifiers and the document's revision, if bootstrapped.
+    pub(crate) async fn stored_bootstrap(
+        &self,
+    ) -> Result<Option<(BootstrapInfo, u64)>, ServiceError> {
+        match self.store.get_doc(INSTANCE, BOOTSTRAP_ID).await? {
+            Some(doc) => Ok(Some((serde_json::from_slice(&doc.body)?, doc.revision))),
+            None => Ok(None),
+        }
+    }
+
+    fn default_subscription(&self, info: &BootstrapInfo) -> SubscriptionDoc {
+        SubscriptionDoc {
+            id: info.subscription_id.clone(),
+            tenant_id: info.tenant_id.clone(),
+            display_name: "Coffer".to_owned(),
+            created: self.now(),
+        }
+    }
+
+    fn default_resource_group(&self, info: &BootstrapInfo) -> ResourceGroupDoc {
+        ResourceGroupDoc {
+            subscription_id: info.subscription_id.clone(),
+            name: info.resource_group.clone(),
+            location: DEFAULT_LOCATION.to_owned(),
+            tags: Default::default(),
+            created: self.now(),
+        }
+    }
+
+    /// Gives an instance bootstrapped before subscriptions existed its default subscription and
+    /// resource group, and recreates either if it is missing (the contract names them).
+    async fn ensure_management_scope(
+        &self,
+        mut info: BootstrapInfo,
+        revision: u64,
+    ) -> Result<BootstrapInfo, ServiceError> {
+        let mut writes = Vec::new();
+        if info.subscription_id.is_empty() {
+            info.subscription_id = uuid::Uuid::new_v4().to_string();
+            info.resource_group = DEFAULT_RESOURCE_GROUP.to_owned();
+            writes.push(DocWrite::Put {
+                kind: INSTANCE.to_owned(),
+                id: BOOTSTRAP_ID.to_owned(),
+                body: serde_json::to_vec(&info)?,
+                mode: DocMode::Update(revision),
+            });
+        }
+        let sub_missing = self
+            .store
+            .get_doc(SUBSCRIPTION, &info.subscription_id.to_ascii_lowercase())
+            .await?
+            .is_none();
+        if sub_missing {
+            writes.push(subscription_write(&self.default_subscription(&info))?);
+        }
+        let rg = rg_key(&info.subscription_id, &info.resource_group);
+        if self.store.get_doc(RESOURCE_GROUP, &rg).await?.is_none() {
+            writes.push(resource_group_write(&self.default_resource_group(&info))?);
+        }
+        if writes.is_empty() {
+            return Ok(info);
+        }
+        match self.store.write_docs(writes).await {
+            Ok(()) => Ok(info),
+            // Another node did it first: read what it wrote.
+            Err(
+                coffer_store::StoreError::AlreadyExists
+                | coffer_store::StoreError::PreconditionFailed,
+            ) => Box::pin(self.bootstrap()).await,
             Err(e) => Err(e.into()),
         }
     }

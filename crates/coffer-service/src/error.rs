@@ -91,6 +91,36 @@ pub enum AuthError {
     UnknownResource { resource: String, tenant: String },
     #[error("AADSTS70003: The app requested an unsupported grant type '{0}'.")]
     UnsupportedGrantType(String),
+    #[error(
+        "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'."
+    )]
+    ClientCredentialRequired,
+    #[error("AADSTS50027: Invalid JWT token in 'client_assertion'. {0}")]
+    InvalidClientAssertion(String),
+    #[error(
+        "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter. {0}"
+    )]
+    AssertionClientMismatch(String),
+    #[error(
+        "AADSTS700024: Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}."
+    )]
+    AssertionOutsideValidity {
+        now: String,
+        nbf: String,
+        exp: String,
+    },
+    #[error(
+        "AADSTS700027: {reason} [Thumbprint of key used by client: '{thumbprint}'. The keys configured for app '{app}' are listed by GET /v1.0/applications(appId='{app}') on the Graph endpoint.]"
+    )]
+    ClientAssertionKey {
+        reason: String,
+        thumbprint: String,
+        app: String,
+    },
+    #[error("AADSTS50126: Error validating credentials due to invalid username or password.")]
+    InvalidUserCredentials,
+    #[error("AADSTS50057: The user account is disabled.")]
+    UserDisabled,
     #[error("AADSTS50000: There was an error issuing a token.")]
     Internal(String),
 }
@@ -99,7 +129,14 @@ impl AuthError {
     /// OAuth2 `error` value.
     pub fn oauth_error(&self) -> &'static str {
         match self {
-            Self::InvalidClientSecret(_) | Self::ExpiredClientSecret(_) => "invalid_client",
+            Self::InvalidClientSecret(_)
+            | Self::ExpiredClientSecret(_)
+            | Self::ClientCredentialRequired
+            | Self::InvalidClientAssertion(_)
+            | Self::AssertionClientMismatch(_)
+            | Self::AssertionOutsideValidity { .. }
+            | Self::ClientAssertionKey { .. } => "invalid_client",
+            Self::InvalidUserCredentials | Self::UserDisabled => "invalid_grant",
             Self::MissingParameter(_) | Self::TenantNotFound(_) => "invalid_request",
             Self::InvalidScope(_) => "invalid_scope",
             Self::UnknownClient { .. } => "unauthorized_client",
@@ -120,6 +157,13 @@ impl AuthError {
             Self::UnknownClient { .. } => 700016,
             Self::UnknownResource { .. } => 500011,
             Self::UnsupportedGrantType(_) => 70003,
+            Self::ClientCredentialRequired => 7000218,
+            Self::InvalidClientAssertion(_) => 50027,
+            Self::AssertionClientMismatch(_) => 700021,
+            Self::AssertionOutsideValidity { .. } => 700024,
+            Self::ClientAssertionKey { .. } => 700027,
+            Self::InvalidUserCredentials => 50126,
+            Self::UserDisabled => 50057,
             Self::Internal(_) => 50000,
         }
     }

@@ -3,13 +3,18 @@
 //! caller can reach the store around them.
 
 mod bootstrap;
+mod certificate;
+mod client_assertion;
 mod directory;
 mod error;
 mod keyring;
+mod managed_identity;
+mod management;
 mod records;
 mod secrets;
 mod settings;
 mod tokens;
+mod users;
 mod vaults;
 
 use std::sync::{Arc, RwLock};
@@ -20,13 +25,24 @@ use coffer_identity::{Issuer, KeySet};
 use coffer_store::Store;
 
 pub use bootstrap::{BootstrapInfo, DEFAULT_VAULT};
-pub use directory::NewApplication;
+pub use directory::{
+    AppRef, ApplicationSpec, ApplicationUpdate, ApplicationView, DirectoryCaller, DirectoryFilter,
+    KeyCredentialInput, KeyCredentialView, NewApplication, NewPassword, PasswordCredentialView,
+    ServicePrincipalView,
+};
 pub use error::{AuthError, ServiceError};
+pub use managed_identity::{MiError, MiToken, MiTokenRequest};
+pub use management::{
+    DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, IdentitySecrets, IdentityView, ManagementError,
+    ProviderView, ResourceGroupView, ResourceInput, SYSTEM_ASSIGNED_IDENTITY_TYPE,
+    SubscriptionView, TenantView, USER_ASSIGNED_IDENTITY_TYPE,
+};
 pub use secrets::{
     ListPage, MAX_PAGE, MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView,
 };
 pub use settings::Settings;
-pub use tokens::{Resource, TokenRequest};
+pub use tokens::{IssuedGrant, Resource, TokenRequest};
+pub use users::{NewUser, UserUpdate, UserView};
 pub use vaults::VaultSession;
 
 /// The application: everything a request handler needs, shared behind an `Arc`.
@@ -37,6 +53,7 @@ pub struct Coffer {
     settings: Settings,
     issuer: Issuer,
     signing_keys: RwLock<Arc<KeySet>>,
+    vaults: vaults::VaultCache,
 }
 
 impl Coffer {
@@ -56,6 +73,7 @@ impl Coffer {
             settings,
             issuer,
             signing_keys: RwLock::new(Arc::new(keys)),
+            vaults: vaults::VaultCache::default(),
         })
     }
 

@@ -1,5 +1,6 @@
-//! Token issuance for the client-credentials grant (v1 `resource`, v2 `scope`), and the
-//! authentication of vault requests by their bearer token.
+//! Token issuance (v1 `resource`, v2 `scope`): the client-credentials grant with a client secret
+//! or a certificate assertion, and the password grant for users; and the authentication of
+//! vault, management and Graph requests by their bearer token.
 
 use coffer_domain::Principal;
 use coffer_identity::{
@@ -7,7 +8,8 @@ use coffer_identity::{
     decode_unverified, validate,
 };
 
-use crate::records::VaultDoc;
+use crate::directory::clip;
+use crate::records::{ApplicationDoc, UserDoc, VaultDoc};
 use crate::{AuthError, Coffer, ServiceError};
 
 /// The resources this issuer mints tokens for.
@@ -28,11 +30,54 @@ pub struct TokenRequest {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// Certificate credential: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    pub client_assertion_type: Option<String>,
+    /// Certificate credential: a JWT signed with a registered certificate's key.
+    pub client_assertion: Option<String>,
+    /// Password grant: the user principal name.
+    pub username: Option<String>,
+    /// Password grant: the user's password.
+    pub password: Option<String>,
     /// v1 endpoint.
     pub resource: Option<String>,
     /// v2 endpoint.
     pub scope: Option<String>,
 }
+
+/// A token the endpoint issued, with what the response carries besides it.
+#[derive(Debug, Clone)]
+pub struct IssuedGrant {
+    pub token: IssuedToken,
+    /// The audience of the token (the v1 response's `resource`).
+    pub resource: String,
+    /// Password grant only: an OpenID Connect id token for the client (MSAL builds its account
+    /// from it) and MSAL's `client_info` (`{"uid","utid"}`, base64url).
+    pub id_token: Option<String>,
+    pub client_info: Option<String>,
+}
+
+/// How the client proved who it is: Azure's `appidacr` (0 none, 1 secret, 2 certificate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientAuth {
+    Public,
+    Secret,
+    Certificate,
+}
+
+impl ClientAuth {
+    fn acr(self) -> &'static str {
+        match self {
+            Self::Public => "0",
+            Self::Secret => "1",
+            Self::Certificate => "2",
+        }
+    }
+}
+
+const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+const GRANT_PASSWORD: &str = "password";
+/// The delegated scope of user tokens (Azure's name for "act as the signed-in user").
+const USER_SCOPE: &str = "user_impersonation";
 
 impl Coffer {
     /// Handles `POST /{tenant}/oauth2/token` (`v2 = false`) and `/oauth2/v2.0/token` (`v2 = true`).
@@ -42,17 +87,27 @@ impl Coffer {
         req: TokenRequest,
         v2: bool,
     ) -> Result<(IssuedToken, String), AuthError> {
+        let g = self.issue_token_grant(tenant_id, req, v2).await?;
+        Ok((g.token, g.resource))
+    }
+
+    /// The token endpoint: the client-credentials grant (client secret or certificate assertion)
+    /// and the resource-owner password grant for users (through an application).
+    pub async fn issue_token_grant(
+        &self,
+        tenant_id: &str,
+        req: TokenRequest,
+        v2: bool,
+    ) -> Result<IssuedGrant, AuthError> {
         if self.tenant(tenant_id).await?.is_none() {
-            return Err(AuthError::TenantNotFound(tenant_id.to_owned()));
+            return Err(AuthError::TenantNotFound(clip(tenant_id, 100)));
         }
         let grant = req
             .grant_type
             .as_deref()
             .ok_or(AuthError::MissingParameter("grant_type"))?;
-        if grant != "client_credentials" {
-            return Err(AuthError::UnsupportedGrantType(
-                grant.chars().take(64).collect(),
-            ));
+        if grant != GRANT_CLIENT_CREDENTIALS && grant != GRANT_PASSWORD {
+            return Err(AuthError::UnsupportedGrantType(clip(grant, 64)));
         }
         let client_id = req
             .client_id
@@ -63,36 +118,146 @@ impl Coffer {
                 .scope
                 .as_deref()
                 .ok_or(AuthError::MissingParameter("scope"))?;
-            scope_resource(scope)
-                .ok_or_else(|| AuthError::InvalidScope(scope.chars().take(200).collect()))?
+            scope_resource(scope).ok_or_else(|| AuthError::InvalidScope(clip(scope, 200)))?
         } else {
             req.resource
                 .clone()
                 .ok_or(AuthError::MissingParameter("resource"))?
         };
-        let secret = req
-            .client_secret
-            .as_deref()
-            .ok_or(AuthError::MissingParameter(
-                "client_assertion' or 'client_secret",
-            ))?;
-        let app = self
-            .authenticate_client(tenant_id, client_id, secret)
+        let user_credentials = if grant == GRANT_PASSWORD {
+            Some((
+                req.username
+                    .as_deref()
+                    .ok_or(AuthError::MissingParameter("username"))?,
+                req.password
+                    .as_deref()
+                    .ok_or(AuthError::MissingParameter("password"))?,
+            ))
+        } else {
+            None
+        };
+        let (app, client_auth) = self
+            .authenticate_token_client(tenant_id, client_id, &req, grant == GRANT_PASSWORD)
             .await?;
+        // The user is checked after the client, so a wrong client never learns about users.
+        let user = match user_credentials {
+            Some((username, password)) => Some(
+                self.authenticate_user(tenant_id, username, password)
+                    .await?,
+            ),
+            None => None,
+        };
         let audience =
             self.resource_audience(&requested)
                 .ok_or_else(|| AuthError::UnknownResource {
-                    resource: requested.chars().take(200).collect(),
-                    tenant: tenant_id.to_owned(),
+                    resource: clip(&requested, 200),
+                    tenant: clip(tenant_id, 100),
                 })?;
+        let mut extra = serde_json::Map::new();
+        extra.insert("appidacr".to_owned(), client_auth.acr().into());
+        let Some(user) = user else {
+            let token = self.mint_token(
+                &app.tenant_id,
+                &audience,
+                &app.app_id,
+                &app.object_id,
+                extra,
+            )?;
+            return Ok(IssuedGrant {
+                token,
+                resource: audience,
+                id_token: None,
+                client_info: None,
+            });
+        };
+        extra.insert("amr".to_owned(), serde_json::json!(["pwd"]));
+        extra.insert("idtyp".to_owned(), "user".into());
+        extra.insert("name".to_owned(), user.display_name.clone().into());
+        extra.insert("scp".to_owned(), USER_SCOPE.into());
+        extra.insert(
+            "unique_name".to_owned(),
+            user.user_principal_name.clone().into(),
+        );
+        extra.insert("upn".to_owned(), user.user_principal_name.clone().into());
         let token = self.mint_token(
-            &app.tenant_id,
+            &user.tenant_id,
             &audience,
             &app.app_id,
-            &app.object_id,
-            serde_json::Map::new(),
+            &user.object_id,
+            extra,
         )?;
-        Ok((token, audience))
+        let id_token = self.id_token(&app.app_id, &user)?;
+        let client_info = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            serde_json::json!({"uid": user.object_id, "utid": user.tenant_id}).to_string(),
+        );
+        Ok(IssuedGrant {
+            token,
+            resource: audience,
+            id_token: Some(id_token.access_token),
+            client_info: Some(client_info),
+        })
+    }
+
+    /// Authenticates the client of a token request: by certificate assertion, by secret, or,
+    /// for the password grant of a public client (`isFallbackPublicClient`), not at all.
+    async fn authenticate_token_client(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        req: &TokenRequest,
+        password_grant: bool,
+    ) -> Result<(ApplicationDoc, ClientAuth), AuthError> {
+        if let Some(assertion) = req.client_assertion.as_deref() {
+            let app = self
+                .authenticate_assertion(
+                    tenant_id,
+                    client_id,
+                    req.client_assertion_type.as_deref(),
+                    assertion,
+                )
+                .await?;
+            return Ok((app, ClientAuth::Certificate));
+        }
+        if let Some(secret) = req.client_secret.as_deref() {
+            let app = self
+                .authenticate_client(tenant_id, client_id, secret)
+                .await?;
+            return Ok((app, ClientAuth::Secret));
+        }
+        if password_grant {
+            let app = self.client_app(tenant_id, client_id).await?;
+            if app.public_client {
+                return Ok((app, ClientAuth::Public));
+            }
+        }
+        Err(AuthError::ClientCredentialRequired)
+    }
+
+    /// An OpenID Connect id token for a user signing in to `client_id` (audience: the client).
+    fn id_token(&self, client_id: &str, user: &UserDoc) -> Result<IssuedToken, AuthError> {
+        let mut extra = serde_json::Map::new();
+        extra.insert("name".to_owned(), user.display_name.clone().into());
+        extra.insert(
+            "preferred_username".to_owned(),
+            user.user_principal_name.clone().into(),
+        );
+        let keys = self.signing_keys();
+        self.issuer
+            .issue(
+                &keys,
+                &AccessTokenRequest {
+                    tenant_id: &user.tenant_id,
+                    audience: client_id,
+                    app_id: client_id,
+                    object_id: &user.object_id,
+                    version: TokenVersion::V2,
+                    lifetime_secs: self.settings.token_lifetime_secs,
+                    now: self.now(),
+                    extra,
+                },
+            )
+            .map_err(|e| AuthError::Internal(e.to_string()))
     }
 
     /// The audience for a requested resource, or `None` if this issuer does not know it. The

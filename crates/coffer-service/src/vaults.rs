@@ -1,6 +1,10 @@
 //! Vaults: lookup by name, creation, and the per-request session that authenticates the caller
 //! and checks its access policy before any object is touched.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
 use coffer_crypto::DataKey;
 use coffer_domain::policy::{Decision, evaluate};
 use coffer_domain::{AccessPolicy, Permissions, Principal, Vault};
@@ -11,10 +15,45 @@ use crate::{Coffer, ServiceError, keyring};
 
 /// An authenticated caller inside one vault.
 pub struct VaultSession {
-    pub(crate) doc: VaultDoc,
-    pub(crate) vault: Vault,
+    pub(crate) doc: Arc<VaultDoc>,
+    pub(crate) vault: Arc<Vault>,
     pub(crate) principal: Principal,
-    pub(crate) key: DataKey,
+    pub(crate) key: Arc<DataKey>,
+}
+
+/// How long a vault's settings are served from memory before being read again. Short, so that
+/// policy changes made by another node of a shared store apply within moments.
+const VAULT_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// A vault's record, its domain view and its unwrapped data key, read together.
+#[derive(Clone)]
+struct CachedVault {
+    fetched: Instant,
+    doc: Arc<VaultDoc>,
+    vault: Arc<Vault>,
+    key: Arc<DataKey>,
+}
+
+/// Recently used vaults, so a request does not re-read and re-parse its vault's record and
+/// unwrap its data key every time.
+#[derive(Default)]
+pub(crate) struct VaultCache {
+    entries: RwLock<HashMap<String, CachedVault>>,
+}
+
+impl VaultCache {
+    fn get(&self, name: &str) -> Option<CachedVault> {
+        let map = self.entries.read().ok()?;
+        map.get(name)
+            .filter(|c| c.fetched.elapsed() < VAULT_CACHE_TTL)
+            .cloned()
+    }
+
+    fn put(&self, name: String, entry: CachedVault) {
+        if let Ok(mut map) = self.entries.write() {
+            map.insert(name, entry);
+        }
+    }
 }
 
 impl VaultSession {
@@ -58,27 +97,43 @@ impl Coffer {
         }
     }
 
+    async fn cached_vault(&self, name: &str) -> Result<Option<CachedVault>, ServiceError> {
+        let name = name.to_ascii_lowercase();
+        if let Some(c) = self.vaults.get(&name) {
+            return Ok(Some(c));
+        }
+        let Some(doc) = self.vault_doc(&name).await? else {
+            return Ok(None);
+        };
+        let entry = CachedVault {
+            fetched: Instant::now(),
+            key: Arc::new(keyring::vault_key(&self.root, &doc)?),
+            vault: Arc::new(to_domain(&doc)),
+            doc: Arc::new(doc),
+        };
+        self.vaults.put(name, entry.clone());
+        Ok(Some(entry))
+    }
+
     /// Starts a request to vault `name`: the vault must exist and the bearer token must be valid.
     pub async fn open_vault(
         &self,
         name: &str,
         authorization: Option<&str>,
     ) -> Result<VaultSession, ServiceError> {
-        let Some(doc) = self.vault_doc(name).await? else {
+        let Some(cached) = self.cached_vault(name).await? else {
             return Err(ServiceError::VaultNotFound(format!(
                 "No vault named '{}' exists on this Coffer instance. Vault URLs have the form {}.",
                 name.chars().take(64).collect::<String>(),
                 self.settings.vault_url("<vault-name>")
             )));
         };
-        let principal = self.authenticate(authorization, &doc)?;
-        let key = keyring::vault_key(&self.root, &doc)?;
-        let vault = to_domain(&doc);
+        let principal = self.authenticate(authorization, &cached.doc)?;
         Ok(VaultSession {
-            doc,
-            vault,
+            doc: cached.doc,
+            vault: cached.vault,
             principal,
-            key,
+            key: cached.key,
         })
     }
 

@@ -131,3 +131,97 @@ async fn rotation_keeps_issued_tokens_valid() {
         "new tokens are signed by the new key"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ad_and_identity_verbs_show_object_ids() {
+    let s = Server::start();
+    let dir = s.data_dir().to_str().unwrap().to_owned();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", &dir]);
+        let (ok, out, err) = coffer(&all);
+        assert!(ok, "coffer {args:?}: {err}");
+        out
+    };
+    // Two applications with the same display name: listings tell them apart by object id.
+    let a: Value = serde_json::from_str(&run(&[
+        "ad",
+        "app",
+        "create",
+        "--display-name",
+        "look-alike",
+    ]))
+    .unwrap();
+    let b: Value = serde_json::from_str(&run(&[
+        "ad",
+        "app",
+        "create",
+        "--display-name",
+        "look-alike",
+    ]))
+    .unwrap();
+    let sps: Value =
+        serde_json::from_str(&run(&["ad", "sp", "list", "--display-name", "look-alike"])).unwrap();
+    let ids: Vec<&str> = sps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|sp| sp["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&a["servicePrincipalObjectId"].as_str().unwrap()));
+    assert!(ids.contains(&b["servicePrincipalObjectId"].as_str().unwrap()));
+    let table = run(&[
+        "ad",
+        "sp",
+        "list",
+        "--display-name",
+        "look-alike",
+        "-o",
+        "table",
+    ]);
+    assert!(table.lines().next().unwrap().contains("ObjectId"));
+    assert_eq!(
+        table.lines().count(),
+        4,
+        "header, rule and two rows:\n{table}"
+    );
+
+    // A reset credential signs in.
+    let app_id = a["appId"].as_str().unwrap();
+    let cred: Value =
+        serde_json::from_str(&run(&["ad", "app", "credential", "reset", "--id", app_id])).unwrap();
+    let secret = cred["password"].as_str().unwrap();
+    let tok = run(&[
+        "token",
+        "get",
+        "--raw",
+        "--client-id",
+        app_id,
+        "--client-secret",
+        secret,
+    ]);
+    let (ok, out, _) = coffer(&["token", "decode", tok.trim()]);
+    assert!(ok);
+    let claims: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(claims["claims"]["appid"], app_id);
+    assert_eq!(claims["claims"]["oid"], a["servicePrincipalObjectId"]);
+    run(&["ad", "app", "delete", "--id", app_id]);
+    let apps: Value =
+        serde_json::from_str(&run(&["ad", "app", "list", "--display-name", "look-alike"])).unwrap();
+    assert_eq!(apps.as_array().unwrap().len(), 1);
+
+    // User-assigned managed identities.
+    let mi: Value = serde_json::from_str(&run(&["identity", "create", "-n", "web"])).unwrap();
+    assert!(mi["properties"]["principalId"].is_string());
+    let list: Value = serde_json::from_str(&run(&["identity", "list"])).unwrap();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "web" && i["resourceGroup"] == s.b("resource_group"))
+    );
+    run(&["identity", "delete", "-n", "web"]);
+    let list: Value = serde_json::from_str(&run(&["identity", "list"])).unwrap();
+    assert!(list.as_array().unwrap().is_empty());
+}

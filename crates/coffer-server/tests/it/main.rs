@@ -6,7 +6,9 @@
 mod harness;
 
 mod cli;
+mod directory;
 mod durability;
 mod hostile;
+mod management;
 mod secrets;
 mod tokens;

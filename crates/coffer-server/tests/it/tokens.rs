@@ -163,7 +163,7 @@ async fn token_endpoint_errors_are_aadsts_shaped() {
         ),
         (
             ep(&s.b("tenant_id")),
-            vec![("grant_type", "password".into())],
+            vec![("grant_type", "authorization_code".into())],
             400,
             "unsupported_grant_type",
             70003,
