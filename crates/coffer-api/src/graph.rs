@@ -12,155 +12,21 @@ use axum::Json;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use coffer_identity::TokenError;
 use coffer_service::{
     AppRef, ApplicationSpec, ApplicationUpdate, ApplicationView, Coffer, DirectoryCaller,
     DirectoryFilter, KeyCredentialInput, KeyCredentialView, NewUser, PasswordCredentialView,
-    Resource, ServiceError, ServicePrincipalView, UserUpdate, UserView,
+    Resource, ServicePrincipalView, UserUpdate, UserView,
 };
-use http::{HeaderValue, Method, StatusCode};
+use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::MAX_BODY_BYTES;
+use crate::error::graph::{GraphError, unauthenticated};
 use crate::headers::RequestId;
 
 /// Largest JSON body accepted by the directory (certificates are the largest legitimate part).
 const MAX_GRAPH_BODY: usize = 256 * 1024;
 const _: () = assert!(MAX_GRAPH_BODY <= MAX_BODY_BYTES);
-
-/// A Graph error: status, code, message; rendered in Graph's envelope with `innerError`.
-#[derive(Debug)]
-struct GraphError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    challenge: Option<String>,
-}
-
-impl GraphError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            challenge: None,
-        }
-    }
-
-    fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "Request_BadRequest", message)
-    }
-
-    fn invalid_json() -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
-        )
-    }
-
-    fn no_segment(segment: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            format!("Resource not found for the segment '{}'.", clip(segment)),
-        )
-    }
-
-    fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Request_BadRequest",
-            "Specified HTTP method is not allowed for the request target.",
-        )
-    }
-
-    /// Maps a service error. Exhaustive on purpose: a new variant must be given a status here.
-    fn from_service(e: ServiceError) -> Self {
-        match e {
-            ServiceError::BadParameter(m) => Self::bad_request(m),
-            ServiceError::Conflict(m) | ServiceError::DeletedButRecoverable(m) => {
-                Self::new(StatusCode::CONFLICT, "Request_BadRequest", m)
-            }
-            ServiceError::Disabled { message, .. } => Self::new(
-                StatusCode::FORBIDDEN,
-                "Authorization_RequestDenied",
-                message,
-            ),
-            ServiceError::Forbidden(m) | ServiceError::PurgeProtected(m) => {
-                Self::new(StatusCode::FORBIDDEN, "Authorization_RequestDenied", m)
-            }
-            ServiceError::Internal(m) => {
-                tracing::error!(error = %m, "directory request failed");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "generalException",
-                    "The service encountered an internal error. The request id identifies it in the server log.",
-                )
-            }
-            ServiceError::NotFound { message, .. } | ServiceError::VaultNotFound(message) => {
-                Self::new(StatusCode::NOT_FOUND, "Request_ResourceNotFound", message)
-            }
-            ServiceError::Unauthenticated { error, .. } => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "InvalidAuthenticationToken",
-                error.to_string(),
-            ),
-        }
-    }
-
-    fn render(self, ctx: &Ctx) -> Response {
-        let date = now_iso();
-        let body = json!({
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "innerError": {
-                    "date": date.trim_end_matches('Z'),
-                    "request-id": ctx.request_id,
-                    "client-request-id": ctx.client_request_id,
-                }
-            }
-        });
-        let mut resp = (self.status, Json(body)).into_response();
-        if let Some(c) = self.challenge
-            && let Ok(v) = HeaderValue::from_str(&c)
-        {
-            resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
-        }
-        resp
-    }
-}
-
-impl From<ServiceError> for GraphError {
-    fn from(e: ServiceError) -> Self {
-        Self::from_service(e)
-    }
-}
-
-/// Graph's 401 for a refused token: the failed check in the message, and a challenge naming the
-/// issuer to get a Graph token from.
-fn unauthenticated(error: &TokenError, app: &Coffer, tenant_id: &str) -> GraphError {
-    let message = match error {
-        TokenError::Missing => "Access token is empty.".to_owned(),
-        e => format!("Access token validation failure. {e}"),
-    };
-    let mut challenge = format!(
-        "Bearer realm=\"\", authorization_uri=\"{}/{tenant_id}/oauth2/authorize\", resource=\"{}\"",
-        app.settings().authority(),
-        app.audience_of(Resource::Graph)
-    );
-    if *error != TokenError::Missing {
-        challenge.push_str(", error=\"invalid_token\"");
-    }
-    let mut e = GraphError::new(
-        StatusCode::UNAUTHORIZED,
-        "InvalidAuthenticationToken",
-        message,
-    );
-    e.challenge = Some(challenge);
-    e
-}
 
 /// What every response needs: where the client called us, and the ids for `innerError`.
 struct Ctx {
@@ -196,7 +62,7 @@ pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
     };
     match handle_inner(&app, &mut ctx, req).await {
         Ok(r) => r,
-        Err(e) => e.render(&ctx),
+        Err(e) => e.render(&ctx.request_id, &ctx.client_request_id),
     }
 }
 
@@ -858,17 +724,6 @@ fn iso(t: i64) -> Value {
                 .ok()
         })
         .map_or(Value::Null, Value::String)
-}
-
-fn now_iso() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 /// An ISO 8601 date and time; without an offset it is taken as UTC, like Graph.

@@ -9,10 +9,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use coffer_identity::TokenVersion;
 use coffer_service::{AuthError, Coffer, TokenRequest};
-use coffer_wire::token::{TokenError, TokenResponse};
+use coffer_wire::token::TokenResponse;
 use http::{Method, StatusCode};
 
 use crate::MAX_BODY_BYTES;
+use crate::error::oauth::{auth_error, oauth_error};
 use crate::headers::RequestId;
 
 pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
@@ -160,40 +161,4 @@ fn parse_basic(h: &str) -> Option<(String, String)> {
 
 fn clip(s: &str) -> String {
     s.chars().take(100).collect()
-}
-
-fn auth_error(e: AuthError, request_id: &str) -> Response {
-    if let AuthError::Internal(m) = &e {
-        tracing::error!(error = %m, "token issuance failed");
-    }
-    let status = match e.oauth_error() {
-        "invalid_client" => StatusCode::UNAUTHORIZED,
-        "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    oauth_error(status, e.oauth_error(), e.to_string(), e.code(), request_id)
-}
-
-fn oauth_error(
-    status: StatusCode,
-    error: &str,
-    description: String,
-    code: u32,
-    request_id: &str,
-) -> Response {
-    let now = time::OffsetDateTime::now_utc();
-    let timestamp = now
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let body = TokenError {
-        error: error.to_owned(),
-        error_description: format!(
-            "{description}\r\nTrace ID: {request_id}\r\nTimestamp: {timestamp}"
-        ),
-        error_codes: vec![code],
-        timestamp,
-        trace_id: request_id.to_owned(),
-        correlation_id: request_id.to_owned(),
-    };
-    (status, Json(body)).into_response()
 }

@@ -11,108 +11,19 @@ use axum::Json;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use coffer_domain::Principal;
-use coffer_identity::TokenError;
 use coffer_service::{
     Coffer, IdentityView, ManagementError, ProviderView, ResourceGroupView, ResourceInput,
     SYSTEM_ASSIGNED_IDENTITY_TYPE, Settings, SubscriptionView, TenantView,
     USER_ASSIGNED_IDENTITY_TYPE,
 };
-use coffer_wire::ErrorEnvelope;
-use http::{HeaderValue, Method, StatusCode};
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::MAX_BODY_BYTES;
+use crate::error::arm::ArmError;
 
 /// The first api-version of `/metadata/endpoints` that answers one object instead of an array.
 const METADATA_OBJECT_SINCE: &str = "2022-09-01";
-
-/// An error in ARM's envelope, with the challenge header on 401s.
-struct ArmError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    challenge: Option<String>,
-}
-
-impl ArmError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            challenge: None,
-        }
-    }
-
-    fn from_management(e: ManagementError, settings: &Settings) -> Self {
-        match e {
-            ManagementError::Unauthenticated { error, tenant_id } => {
-                unauthenticated(&error, &tenant_id, settings)
-            }
-            ManagementError::BadRequest { code, message } => {
-                Self::new(StatusCode::BAD_REQUEST, code, message)
-            }
-            ManagementError::Forbidden { code, message } => {
-                Self::new(StatusCode::FORBIDDEN, code, message)
-            }
-            ManagementError::NotFound { code, message } => {
-                Self::new(StatusCode::NOT_FOUND, code, message)
-            }
-            ManagementError::Conflict { code, message } => {
-                Self::new(StatusCode::CONFLICT, code, message)
-            }
-            ManagementError::Internal(m) => {
-                tracing::error!(error = %m, "management operation failed");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "InternalServerError",
-                    "The service encountered an internal error. The request id identifies it in the server log.",
-                )
-            }
-        }
-    }
-}
-
-impl IntoResponse for ArmError {
-    fn into_response(self) -> Response {
-        let body = ErrorEnvelope::new(self.code, self.message, None);
-        let mut resp = (self.status, Json(body)).into_response();
-        if let Some(c) = self.challenge
-            && let Ok(v) = HeaderValue::from_str(&c)
-        {
-            resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
-        }
-        resp
-    }
-}
-
-/// ARM's 401: its code for the failed check, a message naming it, and the challenge
-/// `Bearer authorization_uri="<authority>/<tenant>", error="invalid_token", error_description=…`.
-fn unauthenticated(error: &TokenError, tenant_id: &str, settings: &Settings) -> ArmError {
-    let (code, message) = match error {
-        TokenError::Missing => (
-            "AuthenticationFailed",
-            "Authentication failed. The 'Authorization' header is missing.".to_owned(),
-        ),
-        TokenError::WrongAudience { .. } => {
-            ("InvalidAuthenticationTokenAudience", error.to_string())
-        }
-        TokenError::Expired { .. } => ("ExpiredAuthenticationToken", error.to_string()),
-        _ => ("InvalidAuthenticationToken", error.to_string()),
-    };
-    let description: String = message
-        .chars()
-        .map(|c| if c == '"' || c == '\\' { '\'' } else { c })
-        .filter(|c| c.is_ascii() && !c.is_ascii_control())
-        .take(400)
-        .collect();
-    let mut e = ArmError::new(StatusCode::UNAUTHORIZED, code, message);
-    e.challenge = Some(format!(
-        "Bearer authorization_uri=\"{}/{tenant_id}\", error=\"invalid_token\", error_description=\"{description}\"",
-        settings.authority()
-    ));
-    e
-}
 
 pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
     match handle_inner(&app, req).await {

@@ -16,6 +16,8 @@ use coffer_service::{Coffer, MiError, MiToken, MiTokenRequest};
 use http::{Method, StatusCode};
 use serde_json::json;
 
+use crate::error::oauth::{mi_error, mi_error_body};
+
 pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
     let path = req.uri().path().trim_end_matches('/').to_owned();
     let query: HashMap<String, String> =
@@ -49,7 +51,7 @@ pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
             }
             // IMDS refuses requests without it: they may come from a server-side request forgery.
             if !metadata.is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-                return error(
+                return mi_error_body(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "Required metadata header not specified",
@@ -60,7 +62,7 @@ pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
             }
             respond(app.mi_token_imds(peer, &token_request(&query)).await)
         }
-        _ => error(
+        _ => mi_error_body(
             StatusCode::NOT_FOUND,
             "invalid_request",
             "Not a managed identity endpoint. Coffer serves GET /msi/token (App Service style) and GET /metadata/identity/oauth2/token (IMDS style).",
@@ -86,7 +88,7 @@ fn token_request(q: &HashMap<String, String>) -> MiTokenRequest {
 }
 
 fn missing_api_version() -> Response {
-    error(
+    mi_error_body(
         StatusCode::BAD_REQUEST,
         "invalid_request",
         "Required query parameter api-version missing (App Service style: 2019-08-01; IMDS style: 2018-02-01).",
@@ -106,40 +108,14 @@ fn respond(result: Result<MiToken, MiError>) -> Response {
             "token_type": "Bearer",
         }))
         .into_response(),
-        Err(e) => {
-            if let MiError::Internal(m) = &e {
-                tracing::error!(error = %m, "managed identity token issuance failed");
-            }
-            let status = match e {
-                MiError::InvalidRequest(_)
-                | MiError::IdentityNotFound(_)
-                | MiError::UnknownResource(_) => StatusCode::BAD_REQUEST,
-                MiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-                MiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            error(status, e.oauth_error(), &e.to_string())
-        }
+        Err(e) => mi_error(e),
     }
 }
 
 fn method_not_allowed() -> Response {
-    error(
+    mi_error_body(
         StatusCode::METHOD_NOT_ALLOWED,
         "invalid_request",
         "Managed identity tokens are requested with GET.",
     )
-}
-
-/// The OAuth2 error body, plus App Service's `statusCode`/`message` (MSAL shows those two).
-fn error(status: StatusCode, code: &str, description: &str) -> Response {
-    (
-        status,
-        Json(json!({
-            "error": code,
-            "error_description": description,
-            "statusCode": status.as_u16(),
-            "message": description,
-        })),
-    )
-        .into_response()
 }

@@ -1,5 +1,10 @@
-//! The one place where errors become HTTP: status, Azure error code, message, and for 401s the
-//! `WWW-Authenticate` challenge that the official SDKs start their token flow from.
+//! The one place where errors become HTTP: status, error code, message and, for 401s, the
+//! `WWW-Authenticate` challenge. Each API family answers in its own envelope: Key Vault's (here),
+//! ARM's (`arm`), Microsoft Graph's (`graph`) and OAuth2's for the token endpoints (`oauth`).
+
+pub(crate) mod arm;
+pub(crate) mod graph;
+pub(crate) mod oauth;
 
 use axum::response::{IntoResponse, Response};
 use coffer_service::{ServiceError, Settings};
