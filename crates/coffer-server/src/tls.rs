@@ -144,3 +144,53 @@ pub(crate) fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sans(path: &Path) -> String {
+        // The SAN list appears in the DER as plain ASCII names.
+        let pem = std::fs::read_to_string(path).unwrap();
+        let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        String::from_utf8_lossy(der.as_ref()).into_owned()
+    }
+
+    #[test]
+    fn certificates_are_made_once_and_reissued_when_names_are_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = TlsFiles::in_dir(dir.path());
+        ensure_dev_certificates(&files, "localhost").unwrap();
+        let ca = std::fs::read(&files.ca_cert).unwrap();
+        let leaf = std::fs::read(&files.server_cert).unwrap();
+        for name in [
+            "*.vault.localhost",
+            "login.localhost",
+            "management.localhost",
+            "graph.localhost",
+            "*.gateway.localhost",
+        ] {
+            assert!(sans(&files.server_cert).contains(name), "{name}");
+        }
+        // A second start changes nothing.
+        ensure_dev_certificates(&files, "localhost").unwrap();
+        assert_eq!(std::fs::read(&files.server_cert).unwrap(), leaf);
+
+        // A data directory from a version whose certificate lacked graph.<domain>: reissued by the
+        // same CA, so clients that trust the CA keep working.
+        std::fs::write(
+            files.server_cert.with_extension("names"),
+            "localhost\n*.localhost",
+        )
+        .unwrap();
+        ensure_dev_certificates(&files, "localhost").unwrap();
+        assert_ne!(std::fs::read(&files.server_cert).unwrap(), leaf);
+        assert_eq!(std::fs::read(&files.ca_cert).unwrap(), ca);
+        assert!(sans(&files.server_cert).contains("graph.localhost"));
+        server_config(&files.server_cert, &files.server_key).unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&files.server_key).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
