@@ -206,6 +206,39 @@ async fn ad_and_identity_verbs_show_object_ids() {
     let claims: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(claims["claims"]["appid"], app_id);
     assert_eq!(claims["claims"]["oid"], a["servicePrincipalObjectId"]);
+    // A client certificate, registered from a PEM file.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["client.example".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let pem_path = s.data_dir().join("client-cert.pem");
+    std::fs::write(&pem_path, cert.pem()).unwrap();
+    let creds: Value = serde_json::from_str(&run(&[
+        "ad",
+        "app",
+        "credential",
+        "add-cert",
+        "--id",
+        app_id,
+        "--cert",
+        pem_path.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(creds.as_array().unwrap().len(), 1, "{creds}");
+    let (ok, _, err) = coffer(&[
+        "ad",
+        "app",
+        "credential",
+        "add-cert",
+        "--id",
+        app_id,
+        "--cert",
+        "/dev/null",
+        "--data-dir",
+        &dir,
+    ]);
+    assert!(!ok && err.contains("neither a PEM nor a DER"), "{err}");
     run(&["ad", "app", "delete", "--id", app_id]);
     let apps: Value =
         serde_json::from_str(&run(&["ad", "app", "list", "--display-name", "look-alike"])).unwrap();
