@@ -13,6 +13,7 @@ mod management;
 mod records;
 mod secrets;
 mod settings;
+mod token_cache;
 mod tokens;
 mod users;
 mod vaults;
@@ -54,6 +55,7 @@ pub struct Coffer {
     issuer: Issuer,
     signing_keys: RwLock<Arc<KeySet>>,
     vaults: vaults::VaultCache,
+    token_cache: token_cache::TokenCache,
 }
 
 impl Coffer {
@@ -74,6 +76,7 @@ impl Coffer {
             issuer,
             signing_keys: RwLock::new(Arc::new(keys)),
             vaults: vaults::VaultCache::default(),
+            token_cache: token_cache::TokenCache::default(),
         })
     }
 
@@ -100,9 +103,23 @@ impl Coffer {
     /// Re-reads the signing keys from the store (another process or node may have rotated them).
     pub async fn reload_signing_keys(&self) -> Result<(), ServiceError> {
         let keys = Arc::new(keyring::load_signing_keys(self.store.as_ref(), &self.root).await?);
+        let changed = {
+            let current = self.signing_keys();
+            let kids = |k: &KeySet| {
+                k.keys()
+                    .iter()
+                    .map(|s| s.kid().to_owned())
+                    .collect::<Vec<_>>()
+            };
+            kids(&current) != kids(&keys)
+        };
         match self.signing_keys.write() {
             Ok(mut k) => *k = keys,
             Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+        // A retired key must stop verifying at once, including tokens accepted before.
+        if changed {
+            self.token_cache.clear();
         }
         Ok(())
     }

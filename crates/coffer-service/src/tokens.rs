@@ -375,6 +375,11 @@ impl Coffer {
             error,
             tenant_id: vault.tenant_id.clone(),
         })?;
+        let now = self.now();
+        let skew = self.settings.clock_skew_secs;
+        if let Some(p) = self.token_cache.get(token, &vault.tenant_id, now, skew) {
+            return Ok(p);
+        }
         let audiences = [self.settings.vault_resource()];
         let keys = self.signing_keys();
         let valid = validate(
@@ -384,8 +389,8 @@ impl Coffer {
                 audiences: &audiences,
                 tenant_id: &vault.tenant_id,
                 issuer: &self.issuer,
-                now: self.now(),
-                skew_secs: self.settings.clock_skew_secs,
+                now,
+                skew_secs: skew,
             },
         )
         .map_err(|error| ServiceError::Unauthenticated {
@@ -398,12 +403,26 @@ impl Coffer {
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_owned();
-        Ok(Principal {
+        let principal = Principal {
             tenant_id: valid.tenant_id,
             object_id: valid.object_id,
             app_id: valid.app_id,
             issuer,
-        })
+        };
+        let not_before = valid
+            .claims
+            .get("nbf")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(i64::MIN);
+        self.token_cache.put(
+            token,
+            &vault.tenant_id,
+            principal.clone(),
+            not_before,
+            valid.expires_at,
+            now,
+        );
+        Ok(principal)
     }
 }
 
