@@ -51,7 +51,9 @@ def az(contract, tmp_path_factory):
 
     def run(*args, check=True):
         r = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=300)
-        print("$ az", " ".join(a if "secret" not in a.lower() else a for a in args))
+        # The transcript never shows a password: the value after -p is masked.
+        shown = ["***" if i > 0 and args[i - 1] == "-p" else a for i, a in enumerate(args)]
+        print("$ az", " ".join(shown))
         print(r.stdout[-3000:])
         print(r.stderr[-3000:])
         if check:
