@@ -23,6 +23,7 @@ use serde_json::{Map, Value, json};
 use crate::MAX_BODY_BYTES;
 use crate::error::graph::{GraphError, unauthenticated};
 use crate::headers::RequestId;
+use crate::text::{clip, decode_segment};
 
 /// Largest JSON body accepted by the directory (certificates are the largest legitimate part).
 const MAX_GRAPH_BODY: usize = 256 * 1024;
@@ -690,28 +691,6 @@ fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
             .collect()
     })
     .unwrap_or_default()
-}
-
-/// Percent-decodes one path segment (no `+` to space: that is a query rule).
-fn decode_segment(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn clip(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 // ---- times ---------------------------------------------------------------------------------

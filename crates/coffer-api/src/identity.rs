@@ -15,6 +15,7 @@ use http::{Method, StatusCode};
 use crate::MAX_BODY_BYTES;
 use crate::error::oauth::{auth_error, oauth_error};
 use crate::headers::RequestId;
+use crate::text::clip;
 
 pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
     let path = req.uri().path().to_owned();
@@ -157,8 +158,4 @@ fn parse_basic(h: &str) -> Option<(String, String)> {
             .map(|(_, v)| v.into_owned())
     };
     Some((dec(id)?, dec(secret)?))
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(100).collect()
 }

@@ -9,6 +9,7 @@ mod host;
 mod identity;
 mod management;
 mod msi;
+mod text;
 mod vault;
 
 use std::sync::Arc;

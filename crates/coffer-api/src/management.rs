@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::MAX_BODY_BYTES;
 use crate::error::arm::ArmError;
+use crate::text::{clip, decode_segment};
 
 /// The first api-version of `/metadata/endpoints` that answers one object instead of an array.
 const METADATA_OBJECT_SINCE: &str = "2022-09-01";
@@ -30,28 +31,6 @@ pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
-}
-
-/// Percent-decodes one path segment (no `+` to space: that is a query rule).
-fn decode_segment(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn clip(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 /// ARM api-versions are dates, optionally with a suffix such as `-preview`.

@@ -18,6 +18,7 @@ use http::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
+use crate::text::clip;
 use crate::{ApiError, MAX_BODY_BYTES};
 
 /// What a handler needs besides the session: where the client called us and in which version.
@@ -195,10 +196,6 @@ fn unknown_operation(method: &Method, path: &str, session: &VaultSession) -> Api
             ),
         )
     }
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(200).collect()
 }
 
 /// Decodes the query; keys are percent-decoded too (the JS SDK sends `api%2Dversion`).
