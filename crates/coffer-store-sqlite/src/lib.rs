@@ -13,6 +13,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -100,8 +101,17 @@ impl StdError for SchemaTooNew {}
 
 /// Coffer's embedded store on SQLite.
 pub struct SqliteStore {
+    /// The one connection that writes (SQLite allows one writer at a time anyway).
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections, so reads neither queue behind writes nor behind each other. Empty
+    /// for an in-memory database, whose contents only its own connection can see.
+    readers: Vec<Arc<Mutex<Connection>>>,
+    next_reader: AtomicUsize,
 }
+
+/// Read-only connections of a file database. WAL lets them read committed data while the writer
+/// writes; each read transaction sees every commit acknowledged before it began.
+const READERS: usize = 4;
 
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -120,8 +130,13 @@ impl SqliteStore {
         configure(&conn, true)?;
         migrate(&mut conn)?;
         restrict_companions(path)?;
+        let readers = (0..READERS)
+            .map(|_| open_reader(path).map(|c| Arc::new(Mutex::new(c))))
+            .collect::<Result<_, _>>()?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            readers,
+            next_reader: AtomicUsize::new(0),
         })
     }
 
@@ -132,17 +147,22 @@ impl SqliteStore {
         migrate(&mut conn)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
         })
     }
 
     /// Runs `f` in one transaction on a blocking thread; commits if it returns `Ok`, rolls back
     /// otherwise.
-    async fn run<T, F>(&self, behavior: TransactionBehavior, f: F) -> Result<T, StoreError>
+    async fn run<T, F>(
+        conn: Arc<Mutex<Connection>>,
+        behavior: TransactionBehavior,
+        f: F,
+    ) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, Fail> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
         let joined = tokio::task::spawn_blocking(move || -> Result<T, Fail> {
             let mut guard = conn
                 .lock()
@@ -164,7 +184,13 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, Fail> + Send + 'static,
     {
-        self.run(TransactionBehavior::Deferred, f).await
+        let conn = if self.readers.is_empty() {
+            Arc::clone(&self.conn)
+        } else {
+            let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+            Arc::clone(&self.readers[i])
+        };
+        Self::run(conn, TransactionBehavior::Deferred, f).await
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -172,7 +198,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, Fail> + Send + 'static,
     {
-        self.run(TransactionBehavior::Immediate, f).await
+        Self::run(Arc::clone(&self.conn), TransactionBehavior::Immediate, f).await
     }
 }
 
@@ -249,6 +275,15 @@ fn configure(conn: &Connection, file: bool) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// A read-only connection to an already configured and migrated database file.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let flags =
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    Ok(conn)
 }
 
 fn unix_now() -> i64 {
