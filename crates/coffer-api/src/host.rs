@@ -34,10 +34,11 @@ pub(crate) fn authority(req: &Request) -> String {
 /// Strips the port from `host[:port]` (IPv6 literals keep their brackets).
 fn hostname(authority: &str) -> &str {
     if authority.starts_with('[') {
-        return authority
-            .split(']')
-            .next()
-            .map_or(authority, |h| &authority[..h.len() + 1]);
+        // `[::1]:8443` → `[::1]`; a lone or unclosed bracket is kept whole (and matches nothing).
+        return match authority.find(']') {
+            Some(end) => authority.get(..=end).unwrap_or(authority),
+            None => authority,
+        };
     }
     authority.rsplit_once(':').map_or(authority, |(h, _)| h)
 }

@@ -30,7 +30,22 @@ pub fn router(app: Arc<Coffer>) -> Router {
     Router::new()
         .fallback(dispatch)
         .layer(axum::middleware::from_fn(headers::common_headers))
+        // Last line of defence: a bug that panics answers 500 in the envelope instead of
+        // dropping the connection, and is logged (without the request's content).
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .with_state(app)
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        "The service encountered an internal error.",
+    )
+    .into_response()
 }
 
 async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
