@@ -92,6 +92,8 @@ impl Server {
             "dev.vault.localhost",
             "nosuch.vault.localhost",
             "vault.localhost",
+            "management.localhost",
+            "graph.localhost",
         ] {
             b = b.resolve(host, addr);
         }

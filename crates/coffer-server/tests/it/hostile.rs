@@ -142,3 +142,92 @@ async fn bad_requests_are_4xx_in_the_envelope_and_change_nothing() {
         .unwrap();
     assert_eq!(versions["value"].as_array().unwrap().len(), 1);
 }
+
+/// Odd paths, queries, methods and bodies against every role: never a 5xx, always the server
+/// still answering afterwards.
+#[tokio::test]
+async fn no_input_reaches_a_5xx_on_any_role() {
+    let s = Server::start();
+    let c = s.client();
+    let vault_token = s.token().await;
+    let hosts = [
+        format!("https://dev.vault.localhost:{}", s.port),
+        format!("https://login.localhost:{}", s.port),
+        format!("https://management.localhost:{}", s.port),
+        format!("https://graph.localhost:{}", s.port),
+    ];
+    let paths = [
+        "/",
+        "//",
+        "/%",
+        "/%zz",
+        "/%00",
+        "/secrets/%2e%2e",
+        "/secrets/a%2Fb",
+        "/secrets/\u{e9}",
+        "/secrets/a/b/c/d/e",
+        "/secrets//",
+        "/deletedsecrets/x/recover/extra",
+        "/keys/x/create",
+        "/x/oauth2/v2.0/token",
+        "/common/v2.0/.well-known/openid-configuration",
+        "/subscriptions/%zz",
+        "/subscriptions/x/resourceGroups/y/providers/Microsoft.ManagedIdentity/userAssignedIdentities/z",
+        "/v1.0/applications(appId='",
+        "/v1.0/servicePrincipals?$filter=startswith(",
+        "/v1.0/users/%ff",
+        "/msi/token",
+        "/metadata/identity/oauth2/token",
+    ];
+    let queries = [
+        "",
+        "?api-version=7.6",
+        "?api-version=2024-11-30&$filter=displayName eq '",
+        "?maxresults=-1&api-version=7.6",
+    ];
+    let bodies: [&[u8]; 4] = [
+        b"",
+        b"{",
+        b"\xff\xfe",
+        b"{\"value\": {\"nested\": [1,2,3]}, \"tags\": \"x\"}",
+    ];
+    let methods = [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::POST,
+        reqwest::Method::PATCH,
+        reqwest::Method::DELETE,
+    ];
+    let mut checked = 0;
+    for host in &hosts {
+        for path in paths {
+            for (i, query) in queries.iter().enumerate() {
+                let method = methods[(checked + i) % methods.len()].clone();
+                let body = bodies[(checked + i) % bodies.len()];
+                let r = c
+                    .request(method.clone(), format!("{host}{path}{query}"))
+                    .bearer_auth(&vault_token)
+                    .header("content-type", "application/json")
+                    .body(body.to_vec())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    r.status().as_u16() < 500,
+                    "{method} {host}{path}{query} -> {}",
+                    r.status()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 300);
+    assert_eq!(
+        c.get(format!("{}/healthz", hosts[0]))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
