@@ -41,7 +41,7 @@ fn v1_endpoint(s: &Server) -> String {
 /// POSTs a v2 token request; returns status and body.
 async fn token_request(s: &Server, form: &[(&str, &str)]) -> (u16, Value) {
     let r = s
-        .graph_client()
+        .client()
         .post(v2_endpoint(s))
         .form(form)
         .send()
@@ -79,7 +79,7 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let c = s.graph_client();
+    let c = s.client();
     let mut rb = c.request(method.parse().unwrap(), format!("{}{path}", graph(s)));
     if let Some(t) = token {
         rb = rb.bearer_auth(t);
@@ -283,7 +283,7 @@ async fn graph_applications_service_principals_and_client_secrets() {
     assert_eq!(v["passwordCredentials"][0]["secretText"], Value::Null);
     assert!(!v.to_string().contains(&secret));
     let r = s
-        .graph_client()
+        .client()
         .post(v1_endpoint(&s))
         .form(&[
             ("grant_type", "client_credentials"),
@@ -411,7 +411,7 @@ async fn graph_applications_service_principals_and_client_secrets() {
         assert_graph_error(&v, code);
     }
     let r = s
-        .graph_client()
+        .client()
         .post(format!("{}/v1.0/applications", graph(&s)))
         .bearer_auth(&admin)
         .header("content-type", "application/json")
@@ -560,7 +560,7 @@ async fn users_sign_in_through_an_application_with_the_password_grant() {
         f
     };
     let post = |form: Vec<(String, String)>| {
-        let c = s.graph_client();
+        let c = s.client();
         let ep = v2_endpoint(&s);
         async move {
             let r = c.post(ep).form(&form).send().await.unwrap();
@@ -589,7 +589,7 @@ async fn users_sign_in_through_an_application_with_the_password_grant() {
 
     // No access policy names the user: the vault says who was refused.
     let r = s
-        .graph_client()
+        .client()
         .get(url(&s, "/secrets"))
         .bearer_auth(t["access_token"].as_str().unwrap())
         .send()
@@ -796,7 +796,7 @@ async fn certificate_credentials_sign_client_assertions() {
         f
     };
     let post = |form: Vec<(String, String)>, v1: bool| {
-        let c = s.graph_client();
+        let c = s.client();
         let ep = if v1 { v1_endpoint(&s) } else { v2_endpoint(&s) };
         async move {
             let r = c.post(ep).form(&form).send().await.unwrap();
@@ -820,7 +820,7 @@ async fn certificate_credentials_sign_client_assertions() {
     assert_eq!(c["appid"], app_id);
     assert_eq!(c["appidacr"], "2");
     let r = s
-        .graph_client()
+        .client()
         .get(url(&s, "/secrets"))
         .bearer_auth(&token)
         .send()

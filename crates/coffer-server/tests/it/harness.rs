@@ -100,24 +100,6 @@ impl Server {
         b.build().unwrap()
     }
 
-    /// Like `client()`, and also resolving the Graph host (`graph.localhost`).
-    pub(crate) fn graph_client(&self) -> reqwest::Client {
-        let ca = std::fs::read(self.b("ca_cert")).unwrap();
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
-        let mut b = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
-            .tls_built_in_root_certs(false);
-        for host in [
-            "login.localhost",
-            "dev.vault.localhost",
-            "vault.localhost",
-            "graph.localhost",
-        ] {
-            b = b.resolve(host, addr);
-        }
-        b.build().unwrap()
-    }
-
     pub(crate) fn vault(&self) -> String {
         self.b("vault_url")
     }
