@@ -606,20 +606,13 @@ impl Coffer {
         key_id: &str,
     ) -> Result<(), ServiceError> {
         self.update_app(tenant_id, r, |app| {
-            let before = app.secrets.len();
-            app.secrets
-                .retain(|s| !s.key_id.eq_ignore_ascii_case(key_id.trim()));
-            if app.secrets.len() == before {
-                return Err(ServiceError::NotFound {
-                    message: format!(
-                        "No password credential with keyId '{}' exists on application '{}'.",
-                        clip(key_id, 64),
-                        app.app_id
-                    ),
-                    code: "Request_ResourceNotFound",
-                });
-            }
-            Ok(())
+            remove_by_key_id(
+                &mut app.secrets,
+                |c| &c.key_id,
+                key_id,
+                "password",
+                &app.app_id,
+            )
         })
         .await
         .map(|_| ())
@@ -662,20 +655,13 @@ impl Coffer {
         key_id: &str,
     ) -> Result<(), ServiceError> {
         self.update_app(tenant_id, r, |app| {
-            let before = app.key_credentials.len();
-            app.key_credentials
-                .retain(|k| !k.key_id.eq_ignore_ascii_case(key_id.trim()));
-            if app.key_credentials.len() == before {
-                return Err(ServiceError::NotFound {
-                    message: format!(
-                        "No key credential with keyId '{}' exists on application '{}'.",
-                        clip(key_id, 64),
-                        app.app_id
-                    ),
-                    code: "Request_ResourceNotFound",
-                });
-            }
-            Ok(())
+            remove_by_key_id(
+                &mut app.key_credentials,
+                |c| &c.key_id,
+                key_id,
+                "key",
+                &app.app_id,
+            )
         })
         .await
         .map(|_| ())
@@ -987,6 +973,28 @@ pub(crate) fn new_client_secret() -> Result<(String, ClientSecretDoc), ServiceEr
         start: None,
     };
     Ok((secret, doc))
+}
+
+/// Removes the credential whose key id is `key_id` (case-insensitive); Graph's 404 if none is.
+fn remove_by_key_id<T>(
+    list: &mut Vec<T>,
+    id_of: impl Fn(&T) -> &String,
+    key_id: &str,
+    kind: &str,
+    app_id: &str,
+) -> Result<(), ServiceError> {
+    let before = list.len();
+    list.retain(|c| !id_of(c).eq_ignore_ascii_case(key_id.trim()));
+    if list.len() == before {
+        return Err(ServiceError::NotFound {
+            message: format!(
+                "No {kind} credential with keyId '{}' exists on application '{app_id}'.",
+                clip(key_id, 64)
+            ),
+            code: "Request_ResourceNotFound",
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

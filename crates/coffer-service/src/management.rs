@@ -1135,18 +1135,7 @@ impl Coffer {
             Some((d, _)) if !d.system => {}
             _ => return Ok(false),
         }
-        match self
-            .store
-            .write_docs(vec![DocWrite::Delete {
-                kind: MANAGED_IDENTITY.to_owned(),
-                id: identity_key(&resource_id),
-            }])
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(StoreError::NotFound) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        self.delete_identity_doc(&resource_id).await
     }
 
     /// User-assigned identities of a subscription, or of one of its resource groups.
@@ -1322,6 +1311,11 @@ impl Coffer {
             Some((d, _)) if d.system => {}
             _ => return Ok(false),
         }
+        self.delete_identity_doc(resource_id).await
+    }
+
+    /// Removes an identity's record; `false` if it was already gone.
+    async fn delete_identity_doc(&self, resource_id: &str) -> Result<bool, ManagementError> {
         match self
             .store
             .write_docs(vec![DocWrite::Delete {
