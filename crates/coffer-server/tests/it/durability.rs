@@ -89,3 +89,75 @@ async fn acknowledged_writes_survive_kill_9_and_values_are_encrypted() {
     );
     assert_eq!(mode & 0o777, 0o600);
 }
+
+/// An operator's own certificate replaces the generated one; the contract then names no CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_certificate_is_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names = vec![
+        "localhost".to_owned(),
+        "login.localhost".to_owned(),
+        "dev.vault.localhost".to_owned(),
+    ];
+    let cert = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_path, key_path) = (tmp.path().join("own.pem"), tmp.path().join("own-key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = tmp.path().join("data");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args([
+            "serve",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args([
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ])
+        .env("COFFER_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let boot_path = data.join("bootstrap.json");
+    for _ in 0..300 {
+        if boot_path.exists() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let boot: Value = serde_json::from_str(&std::fs::read_to_string(&boot_path).unwrap()).unwrap();
+    assert!(
+        boot["ca_cert"].is_null(),
+        "no generated CA to trust: {boot}"
+    );
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap())
+        .tls_built_in_root_certs(false)
+        .resolve(
+            "dev.vault.localhost",
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        )
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("https://dev.vault.localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
