@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test of the project: Rust unit, in-process and black-box tests, then the official
-# Azure SDK conformance suites against a real `coffer serve`. Installs what the suites need
-# (a Python virtualenv with pinned SDK versions) on first use.
+# Azure clients (Python, JavaScript and Rust SDKs, Azure CLI) against a real `coffer serve`.
+# Installs what the suites need (virtualenvs, npm packages, all pinned) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --workspace --locked
 cargo test --workspace --locked
+# The official Rust SDK client has its own lockfile and target dir (it is not a workspace member).
+CARGO_TARGET_DIR=target/sdk-rust cargo build --locked --manifest-path tests/sdk/rust/Cargo.toml
 bash tests/sdk/run_python.sh target/debug/coffer
