@@ -44,35 +44,54 @@ impl Contract {
 impl Contract {
     /// An access token for `resource` with the contract's (admin) client credentials.
     pub(crate) async fn token(&self, http: &reqwest::Client, resource: &str) -> Result<String> {
-        let resp = http
-            .post(format!(
-                "{}/{}/oauth2/token",
-                self.authority, self.tenant_id
-            ))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", self.client_id.as_str()),
-                ("client_secret", self.client_secret.as_str()),
-                ("resource", resource),
-            ])
-            .send()
-            .await
-            .with_context(|| format!("calling the token endpoint at {}", self.authority))?;
-        let status = resp.status();
-        let body: serde_json::Value = resp.json().await.context("reading the token response")?;
-        if !status.is_success() {
-            anyhow::bail!(
-                "the token endpoint refused ({status}): {}",
-                body["error_description"]
-                    .as_str()
-                    .unwrap_or("no description")
-            );
-        }
+        let body = client_credentials(
+            http,
+            &self.authority,
+            &self.tenant_id,
+            &self.client_id,
+            &self.client_secret,
+            resource,
+        )
+        .await?;
         body["access_token"]
             .as_str()
             .map(str::to_owned)
             .context("the token response has no access_token")
     }
+}
+
+/// The v1 client-credentials grant: the token endpoint's whole JSON answer, or an error quoting
+/// its `error_description`.
+pub(crate) async fn client_credentials(
+    http: &reqwest::Client,
+    authority: &str,
+    tenant: &str,
+    client_id: &str,
+    client_secret: &str,
+    resource: &str,
+) -> Result<serde_json::Value> {
+    let resp = http
+        .post(format!("{authority}/{tenant}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", client_secret),
+            ("resource", resource),
+        ])
+        .send()
+        .await
+        .with_context(|| format!("calling the token endpoint at {authority}"))?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.context("reading the token response")?;
+    if !status.is_success() {
+        anyhow::bail!(
+            "the token endpoint refused ({status}): {}",
+            body["error_description"]
+                .as_str()
+                .unwrap_or("no description")
+        );
+    }
+    Ok(body)
 }
 
 /// Sends a request and returns its JSON body, or an error quoting the service's message.

@@ -11,7 +11,7 @@ use coffer_service::{Coffer, Settings};
 use coffer_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 
-use crate::client::{Contract, http};
+use crate::client::{Contract, client_credentials, http};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum TokenCommand {
@@ -90,36 +90,15 @@ async fn get(
     raw: bool,
 ) -> Result<()> {
     let c = Contract::load(data_dir)?;
-    let resource = resource.unwrap_or_else(|| c.vault_resource.clone());
-    let tenant = tenant.unwrap_or_else(|| c.tenant_id.clone());
-    let form = [
-        ("grant_type", "client_credentials".to_owned()),
-        (
-            "client_id",
-            client_id.unwrap_or_else(|| c.client_id.clone()),
-        ),
-        (
-            "client_secret",
-            client_secret.unwrap_or_else(|| c.client_secret.clone()),
-        ),
-        ("resource", resource),
-    ];
-    let resp = http(c.ca_cert.as_deref())?
-        .post(format!("{}/{tenant}/oauth2/token", c.authority))
-        .form(&form)
-        .send()
-        .await
-        .with_context(|| format!("calling the token endpoint at {}", c.authority))?;
-    let status = resp.status();
-    let body: Value = resp.json().await.context("reading the token response")?;
-    if !status.is_success() {
-        bail!(
-            "the token endpoint refused ({status}): {}",
-            body["error_description"]
-                .as_str()
-                .unwrap_or("no description")
-        );
-    }
+    let body = client_credentials(
+        &http(c.ca_cert.as_deref())?,
+        &c.authority,
+        tenant.as_deref().unwrap_or(&c.tenant_id),
+        client_id.as_deref().unwrap_or(&c.client_id),
+        client_secret.as_deref().unwrap_or(&c.client_secret),
+        resource.as_deref().unwrap_or(&c.vault_resource),
+    )
+    .await?;
     if raw {
         println!("{}", body["access_token"].as_str().unwrap_or_default());
     } else {
