@@ -27,15 +27,20 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// Builds the router for every role.
 pub fn router(app: Arc<Coffer>) -> Router {
-    Router::new()
-        .fallback(dispatch)
-        .layer(axum::middleware::from_fn(headers::common_headers))
-        // Last line of defence: a bug that panics answers 500 in the envelope instead of
-        // dropping the connection, and is logged (without the request's content).
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            panic_response,
-        ))
-        .with_state(app)
+    edge_layers(
+        Router::new()
+            .fallback(dispatch)
+            .layer(axum::middleware::from_fn(headers::common_headers)),
+    )
+    .with_state(app)
+}
+
+/// Last line of defence: a bug that panics answers 500 in the envelope instead of dropping the
+/// connection, and is logged (without the request's content).
+fn edge_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        panic_response,
+    ))
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -72,5 +77,34 @@ async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
             ),
         )
         .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_in_the_envelope() {
+        async fn boom() -> Response {
+            panic!("bug")
+        }
+        let app: Router = edge_layers(Router::new().fallback(boom));
+        let req = http::Request::builder()
+            .uri("/x")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "InternalServerError");
+        assert!(
+            !v.to_string().contains("bug"),
+            "the panic message stays in the server"
+        );
     }
 }
