@@ -73,6 +73,17 @@ async fn call(
     (status, headers, v)
 }
 
+/// A vault token for the bootstrap admin.
+async fn admin_token(app: &Router, boot: &BootstrapInfo) -> String {
+    token(
+        app,
+        &boot.tenant_id,
+        &boot.client_id,
+        boot.client_secret.as_deref().unwrap(),
+    )
+    .await
+}
+
 async fn token(app: &Router, tenant: &str, client_id: &str, secret: &str) -> String {
     let form = format!(
         "grant_type=client_credentials&client_id={client_id}&client_secret={}&resource=https%3A%2F%2Fvault.localhost%3A8443",
@@ -118,13 +129,7 @@ async fn challenge_then_set_and_get() {
     assert_eq!(body["error"]["innererror"]["code"], "AKV10000");
     assert!(headers.contains_key("x-ms-request-id"));
 
-    let t = token(
-        &app,
-        &boot.tenant_id,
-        &boot.client_id,
-        boot.client_secret.as_deref().unwrap(),
-    )
-    .await;
+    let t = admin_token(&app, &boot).await;
     let (status, _, body) = call(
         &app,
         "PUT",
@@ -184,13 +189,7 @@ async fn caller_without_policy_gets_403_naming_caller_permission_and_vault() {
         "{msg}"
     );
     // The look-alike admin (same display name) changed nothing: the real admin still works.
-    let admin = token(
-        &app,
-        &boot.tenant_id,
-        &boot.client_id,
-        boot.client_secret.as_deref().unwrap(),
-    )
-    .await;
+    let admin = admin_token(&app, &boot).await;
     let (status, _, _) = call(
         &app,
         "GET",

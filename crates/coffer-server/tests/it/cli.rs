@@ -144,22 +144,17 @@ async fn ad_and_identity_verbs_show_object_ids() {
         out
     };
     // Two applications with the same display name: listings tell them apart by object id.
-    let a: Value = serde_json::from_str(&run(&[
-        "ad",
-        "app",
-        "create",
-        "--display-name",
-        "look-alike",
-    ]))
-    .unwrap();
-    let b: Value = serde_json::from_str(&run(&[
-        "ad",
-        "app",
-        "create",
-        "--display-name",
-        "look-alike",
-    ]))
-    .unwrap();
+    let create = || -> Value {
+        serde_json::from_str(&run(&[
+            "ad",
+            "app",
+            "create",
+            "--display-name",
+            "look-alike",
+        ]))
+        .unwrap()
+    };
+    let (a, b) = (create(), create());
     let sps: Value =
         serde_json::from_str(&run(&["ad", "sp", "list", "--display-name", "look-alike"])).unwrap();
     let ids: Vec<&str> = sps
