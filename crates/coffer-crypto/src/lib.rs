@@ -5,6 +5,7 @@
 //! object, so a ciphertext moved to another object, vault or version fails to open. No I/O here.
 
 pub mod envelope;
+pub mod keys;
 pub mod password;
 pub mod random;
 
