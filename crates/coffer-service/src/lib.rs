@@ -8,6 +8,7 @@ mod client_assertion;
 mod directory;
 mod error;
 mod keyring;
+mod keys;
 mod managed_identity;
 mod management;
 mod objects;
@@ -33,6 +34,10 @@ pub use directory::{
     ServicePrincipalView,
 };
 pub use error::{AuthError, ServiceError};
+pub use keys::{
+    CryptoOutput, CryptoRequest, JwkInput, KeyAttributesInput, KeyCreate, KeyImport, KeyUpdate,
+    KeyView, LifetimeAction, ReleasePolicy, RotationPolicy,
+};
 pub use managed_identity::{MiError, MiToken, MiTokenRequest};
 pub use management::{
     DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, IdentitySecrets, IdentityView, ManagementError,
@@ -56,6 +61,7 @@ pub struct Coffer {
     signing_keys: RwLock<Arc<KeySet>>,
     vaults: vaults::VaultCache,
     token_cache: token_cache::TokenCache,
+    key_providers: keys::provider::KeyProviders,
 }
 
 impl Coffer {
@@ -77,6 +83,7 @@ impl Coffer {
             signing_keys: RwLock::new(Arc::new(keys)),
             vaults: vaults::VaultCache::default(),
             token_cache: token_cache::TokenCache::default(),
+            key_providers: keys::provider::KeyProviders::default(),
         })
     }
 

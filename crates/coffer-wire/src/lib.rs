@@ -2,6 +2,7 @@
 //! Azure's error envelope. Plain serde data, no logic; names follow the Azure REST specification.
 
 pub mod error;
+pub mod keys;
 pub mod secrets;
 pub mod token;
 
