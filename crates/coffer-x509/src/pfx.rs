@@ -89,6 +89,9 @@ pub fn build_pfx(bundle: &Bundle, password: Option<&str>) -> Result<Vec<u8>, X50
             }
         }
     }
+    // p12-keystore keys the MAC with the PKCS#12 encoding of "" (two zero bytes), not with an
+    // absent password; OpenSSL (`-passin pass:`) and Python `cryptography` (`password=None`)
+    // both accept that form, as the tests check, so "" serves the password-less secret.
     store
         .writer(password.unwrap_or(""))
         .write()
