@@ -4,6 +4,7 @@
 
 mod bootstrap;
 mod certificate;
+mod certificates;
 mod client_assertion;
 mod directory;
 mod error;
@@ -28,6 +29,10 @@ use coffer_identity::{Issuer, KeySet};
 use coffer_store::Store;
 
 pub use bootstrap::{BootstrapInfo, DEFAULT_VAULT};
+pub use certificates::{
+    CertKeyProps, CertLifetimeAction, CertificateImport, CertificateInput, CertificateIssuer,
+    CertificateOperation, CertificatePolicy, CertificateView, Contact, IssuerAdmin, IssuerRef,
+};
 pub use directory::{
     AppRef, ApplicationSpec, ApplicationUpdate, ApplicationView, DirectoryCaller, DirectoryFilter,
     KeyCredentialInput, KeyCredentialView, NewApplication, NewPassword, PasswordCredentialView,

@@ -24,7 +24,7 @@ fn algorithm_of(curve: Curve) -> SignatureAlgorithm {
     }
 }
 
-fn signing(curve: Curve) -> &'static EcdsaSigningAlgorithm {
+pub(super) fn signing(curve: Curve) -> &'static EcdsaSigningAlgorithm {
     match curve {
         Curve::P256 => &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
         Curve::P384 => &sig::ECDSA_P384_SHA384_FIXED_SIGNING,
@@ -126,7 +126,7 @@ fn left_pad(bytes: &[u8], len: usize) -> Option<Zeroizing<Vec<u8>>> {
     Some(out)
 }
 
-fn new_key(curve: Curve, pair: &EcdsaKeyPair) -> Result<NewKey, KeyError> {
+pub(super) fn new_key(curve: Curve, pair: &EcdsaKeyPair) -> Result<NewKey, KeyError> {
     let document = pair
         .to_pkcs8v1()
         .map_err(|_| library("EC PKCS#8 encoding"))?;

@@ -18,6 +18,25 @@ use super::{
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SoftwareKeys;
 
+impl SoftwareKeys {
+    /// Takes a PKCS#8 private key (as a PFX or PEM carries it) as software key material: RSA,
+    /// or EC on one of Key Vault's curves.
+    pub fn from_pkcs8(der: &[u8]) -> Result<NewKey, KeyError> {
+        if let Ok(pair) = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(der) {
+            return rsa::new_key(&pair);
+        }
+        for curve in crate::keys::Curve::ALL {
+            if let Ok(pair) = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(ec::signing(curve), der) {
+                return ec::new_key(curve, &pair);
+            }
+        }
+        Err(KeyError::InvalidKey(
+            "The private key is neither an RSA key nor an EC key on P-256, P-384, P-521 or P-256K."
+                .to_owned(),
+        ))
+    }
+}
+
 impl KeyProvider for SoftwareKeys {
     fn name(&self) -> &'static str {
         "software"

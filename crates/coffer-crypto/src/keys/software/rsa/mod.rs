@@ -169,7 +169,7 @@ pub(super) fn import(parts: &Parts<'_>) -> Result<NewKey, KeyError> {
 }
 
 /// The PKCS#8 material of a key pair and its public half as JWK members.
-fn new_key(pair: &RsaKeyPair) -> Result<NewKey, KeyError> {
+pub(super) fn new_key(pair: &RsaKeyPair) -> Result<NewKey, KeyError> {
     let der = pair.as_der().map_err(|_| library("RSA PKCS#8 encoding"))?;
     let material = Zeroizing::new(der.as_ref().to_vec());
     let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
