@@ -1,7 +1,8 @@
 //! Cryptographic operations with a vault key, with Key Vault's rules on when a key may be used:
 //! its `key_ops`, its enabled flag (a disabled key still encrypts, wraps and verifies, but does
 //! not decrypt, unwrap or sign) and its validity window (outside it only decrypt, unwrap and
-//! verify work, so old data stays readable).
+//! verify work, so old data stays readable). An algorithm the key's type can never do is refused
+//! as a bad parameter before any of those rules, so the caller learns what is actually wrong.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use coffer_domain::VaultOp;
 use zeroize::Zeroizing;
 
 use super::record::KeyMeta;
+use super::{KeyFamily, parse_kty};
 use crate::objects::KEYS;
 use crate::{Coffer, ServiceError, VaultSession};
 
@@ -79,6 +81,54 @@ impl Use {
     }
 }
 
+/// The algorithm an operation names, for the key-type check in [`Coffer::prepare`].
+#[derive(Clone, Copy)]
+enum Alg {
+    Cipher(EncryptionAlgorithm),
+    Signature(SignatureAlgorithm),
+}
+
+impl Alg {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Cipher(a) => a.as_str(),
+            Self::Signature(a) => a.as_str(),
+        }
+    }
+}
+
+/// Whether keys of `family` can do `u` with `alg` at all (size and curve are the provider's to
+/// check). RSA encrypts and wraps with the RSA schemes; `oct` encrypts with AES-GCM/CBC and wraps
+/// with AES-KW; EC only signs.
+fn family_fits(family: KeyFamily, u: Use, alg: Alg) -> bool {
+    use EncryptionAlgorithm as E;
+    use SignatureAlgorithm as S;
+    let rsa_cipher = |a| matches!(a, E::Rsa1_5 | E::RsaOaep | E::RsaOaep256);
+    let aes_wrap = |a| matches!(a, E::A128Kw | E::A192Kw | E::A256Kw);
+    match (family, alg) {
+        (KeyFamily::Rsa, Alg::Cipher(a)) => rsa_cipher(a),
+        (KeyFamily::Rsa, Alg::Signature(a)) => {
+            !matches!(a, S::Es256 | S::Es384 | S::Es512 | S::Es256K)
+        }
+        (KeyFamily::Ec, Alg::Signature(a)) => {
+            matches!(a, S::Es256 | S::Es384 | S::Es512 | S::Es256K)
+        }
+        (KeyFamily::Ec, Alg::Cipher(_)) | (KeyFamily::Oct, Alg::Signature(_)) => false,
+        (KeyFamily::Oct, Alg::Cipher(a)) => {
+            let wrapping = matches!(u, Use::Wrap | Use::Unwrap);
+            !rsa_cipher(a) && aes_wrap(a) == wrapping
+        }
+    }
+}
+
+fn family_name(f: KeyFamily) -> &'static str {
+    match f {
+        KeyFamily::Rsa => "RSA",
+        KeyFamily::Ec => "EC",
+        KeyFamily::Oct => "oct",
+    }
+}
+
 struct Prepared {
     name: String,
     version: String,
@@ -129,11 +179,20 @@ impl Coffer {
         name: &str,
         version: Option<&str>,
         u: Use,
+        alg: Alg,
     ) -> Result<Prepared, ServiceError> {
         s.require(u.vault_op())?;
         let (name, v) = self.object_version(s, &KEYS, name, version).await?;
         let m: KeyMeta = Self::key_meta(&v)?;
         let op = u.key_op();
+        let (family, _) = parse_kty(&m.kty)?;
+        if !family_fits(family, u, alg) {
+            return Err(ServiceError::BadParameter(format!(
+                "The algorithm {} cannot be used to {op} with {} keys.",
+                alg.as_str(),
+                family_name(family)
+            )));
+        }
         if u.needs_enabled() && !m.enabled {
             return Err(refused(
                 format!("Operation {op} is not allowed on a disabled key."),
@@ -190,7 +249,9 @@ impl Coffer {
         r: CryptoRequest,
     ) -> Result<CryptoOutput, ServiceError> {
         let alg = encryption_alg(&r.alg)?;
-        let p = self.prepare(s, name, version, Use::Encrypt).await?;
+        let p = self
+            .prepare(s, name, version, Use::Encrypt, Alg::Cipher(alg))
+            .await?;
         let (provider, material, public) = (
             Arc::clone(&p.provider),
             p.material.0.clone(),
@@ -229,7 +290,9 @@ impl Coffer {
         r: CryptoRequest,
     ) -> Result<CryptoOutput, ServiceError> {
         let alg = encryption_alg(&r.alg)?;
-        let p = self.prepare(s, name, version, Use::Decrypt).await?;
+        let p = self
+            .prepare(s, name, version, Use::Decrypt, Alg::Cipher(alg))
+            .await?;
         let (provider, material, public) = (
             Arc::clone(&p.provider),
             p.material.0.clone(),
@@ -263,7 +326,9 @@ impl Coffer {
         r: CryptoRequest,
     ) -> Result<CryptoOutput, ServiceError> {
         let alg = encryption_alg(&r.alg)?;
-        let p = self.prepare(s, name, version, Use::Wrap).await?;
+        let p = self
+            .prepare(s, name, version, Use::Wrap, Alg::Cipher(alg))
+            .await?;
         let (provider, material, public) = (
             Arc::clone(&p.provider),
             p.material.0.clone(),
@@ -285,7 +350,9 @@ impl Coffer {
         r: CryptoRequest,
     ) -> Result<CryptoOutput, ServiceError> {
         let alg = encryption_alg(&r.alg)?;
-        let p = self.prepare(s, name, version, Use::Unwrap).await?;
+        let p = self
+            .prepare(s, name, version, Use::Unwrap, Alg::Cipher(alg))
+            .await?;
         let (provider, material, public) = (
             Arc::clone(&p.provider),
             p.material.0.clone(),
@@ -308,7 +375,9 @@ impl Coffer {
         digest: Vec<u8>,
     ) -> Result<CryptoOutput, ServiceError> {
         let alg = signature_alg(alg)?;
-        let p = self.prepare(s, name, version, Use::Sign).await?;
+        let p = self
+            .prepare(s, name, version, Use::Sign, Alg::Signature(alg))
+            .await?;
         let (provider, material, public) = (
             Arc::clone(&p.provider),
             p.material.0.clone(),
@@ -332,7 +401,9 @@ impl Coffer {
         signature: Vec<u8>,
     ) -> Result<bool, ServiceError> {
         let alg = signature_alg(alg)?;
-        let p = self.prepare(s, name, version, Use::Verify).await?;
+        let p = self
+            .prepare(s, name, version, Use::Verify, Alg::Signature(alg))
+            .await?;
         let (provider, material, public) = (
             Arc::clone(&p.provider),
             p.material.0.clone(),
@@ -341,5 +412,35 @@ impl Coffer {
         self.key_providers
             .run(move || provider.verify(&KeyMaterial(material), &public, alg, &digest, &signature))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_family_takes_only_its_algorithms() {
+        use EncryptionAlgorithm as E;
+        use SignatureAlgorithm as S;
+        let c = Alg::Cipher;
+        assert!(family_fits(KeyFamily::Rsa, Use::Encrypt, c(E::RsaOaep256)));
+        assert!(family_fits(KeyFamily::Rsa, Use::Unwrap, c(E::Rsa1_5)));
+        assert!(!family_fits(KeyFamily::Rsa, Use::Encrypt, c(E::A128Gcm)));
+        assert!(family_fits(KeyFamily::Rsa, Use::Sign, Alg::Signature(S::Ps512)));
+        assert!(!family_fits(KeyFamily::Rsa, Use::Sign, Alg::Signature(S::Es256)));
+        assert!(family_fits(KeyFamily::Ec, Use::Verify, Alg::Signature(S::Es256K)));
+        assert!(!family_fits(KeyFamily::Ec, Use::Sign, Alg::Signature(S::Rs256)));
+        for a in E::ALL {
+            assert!(!family_fits(KeyFamily::Ec, Use::Encrypt, c(a)));
+            assert!(!family_fits(KeyFamily::Ec, Use::Wrap, c(a)));
+        }
+        assert!(family_fits(KeyFamily::Oct, Use::Encrypt, c(E::A192CbcPad)));
+        assert!(family_fits(KeyFamily::Oct, Use::Decrypt, c(E::A256Gcm)));
+        assert!(!family_fits(KeyFamily::Oct, Use::Encrypt, c(E::A128Kw)));
+        assert!(family_fits(KeyFamily::Oct, Use::Wrap, c(E::A192Kw)));
+        assert!(!family_fits(KeyFamily::Oct, Use::Unwrap, c(E::A128Gcm)));
+        assert!(!family_fits(KeyFamily::Oct, Use::Wrap, c(E::RsaOaep)));
+        assert!(!family_fits(KeyFamily::Oct, Use::Sign, Alg::Signature(S::Rs256)));
     }
 }
