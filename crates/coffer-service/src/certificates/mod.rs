@@ -468,7 +468,13 @@ impl Coffer {
             .await?;
         self.store_certificate(s, &name, &key, vec![der], &policy, &input)
             .await?;
-        self.complete_pending(s, &name, "Self").await
+        let mut op = self.complete_pending(s, &name, "Self").await?;
+        // Key Vault's first answer to create is always inProgress, and the SDKs' pollers only
+        // start polling on that (a completed first answer leaves their result empty); the stored
+        // operation is already completed, so the first poll finishes.
+        op.status = "inProgress".to_owned();
+        op.has_target = false;
+        Ok(op)
     }
 
     /// `POST /certificates/{name}/import`: a PFX (with or without password) or a PEM with key.
