@@ -16,6 +16,7 @@ from azure.keyvault.keys import (
     JsonWebKey,
     KeyClient,
     KeyCurveName,
+    KeyReleasePolicy,
     KeyRotationLifetimeAction,
     KeyRotationPolicy,
     KeyRotationPolicyAction,
@@ -150,6 +151,24 @@ def test_hsm_key_types_need_a_token(key_client, unique_name, create):
     assert "HSM" in message and "PKCS#11" in message, message
     with pytest.raises(ResourceNotFoundError):
         key_client.get_key(name)
+
+
+def test_release_policy_and_exportable_are_kept(key_client, unique_name):
+    name = unique_name()
+    encoded = b'{"anyOf":[{"allOf":[{"claim":"x-ms-sevsnpvm-is-debuggable","equals":"false"}],' \
+        b'"authority":"https://attest.localhost"}],"version":"1.0.0"}'
+    key = key_client.create_rsa_key(
+        name, exportable=True, release_policy=KeyReleasePolicy(encoded, content_type="application/json")
+    )
+    assert key.properties.exportable is True
+    assert key.properties.release_policy.encoded_policy == encoded
+    assert key.properties.release_policy.content_type == "application/json"
+    got = key_client.get_key(name).properties.release_policy
+    assert got.encoded_policy == encoded
+    # Releasing needs an attestation service, which Coffer has not: a clear 400.
+    with pytest.raises(HttpResponseError) as e:
+        key_client.release_key(name, "attestation-token")
+    assert "attestation" in error_of(e, 400)[2]
 
 
 # ---- import -----------------------------------------------------------------------------------

@@ -61,19 +61,25 @@ impl KeyProviders {
             })
     }
 
-    /// Runs a provider call on the blocking pool, at most `permits` at a time.
+    /// Runs a provider call on the blocking pool, at most `permits` at a time. The permit goes
+    /// with the call onto its thread: a caller that gives up (its client hung up) must not free
+    /// a place while its RSA generation still runs, or abandoned requests would pile up
+    /// unbounded work.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T, KeyError> + Send + 'static,
     ) -> Result<T, ServiceError> {
-        let _permit = Arc::clone(&self.permits)
+        let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|_| ServiceError::Internal("key provider pool closed".to_owned()))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|_| ServiceError::Internal("key provider call did not finish".to_owned()))?
-            .map_err(ServiceError::from)
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|_| ServiceError::Internal("key provider call did not finish".to_owned()))?
+        .map_err(ServiceError::from)
     }
 }
 
@@ -86,5 +92,52 @@ impl From<KeyError> for ServiceError {
             KeyError::DecryptFailed => Self::BadParameter(KeyError::DecryptFailed.to_string()),
             KeyError::Provider(m) => Self::Internal(format!("key provider: {m}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn providers(permits: usize) -> KeyProviders {
+        KeyProviders {
+            software: Arc::new(SoftwareKeys),
+            hsm: RwLock::new(None),
+            permits: Arc::new(Semaphore::new(permits)),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_call_keeps_its_place_until_its_work_ends() {
+        let p = Arc::new(providers(1));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let caller = Arc::clone(&p);
+        let task = tokio::spawn(async move {
+            caller
+                .run(move || {
+                    let _ = wait.recv();
+                    Ok(())
+                })
+                .await
+        });
+        while p.permits.available_permits() != 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        task.abort();
+        assert!(task.await.unwrap_err().is_cancelled());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(p.permits.available_permits(), 0, "the work still runs");
+        release.send(()).unwrap();
+        for _ in 0..500 {
+            if p.permits.available_permits() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(p.permits.available_permits(), 1);
+        // The next call gets the place.
+        assert_eq!(p.run(|| Ok(7)).await.unwrap(), 7);
     }
 }
