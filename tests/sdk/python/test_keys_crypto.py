@@ -357,12 +357,24 @@ def test_disabled_key(key_client, remote_client, unique_name):
         lambda: remote.decrypt(EncryptionAlgorithm.rsa_oaep, ct),
         lambda: remote.sign(SignatureAlgorithm.rs256, bytes(32)),
         lambda: remote.unwrap_key(KeyWrapAlgorithm.rsa_oaep, ct),
+        lambda: remote.encrypt(EncryptionAlgorithm.rsa_oaep, b"more"),
+        lambda: remote.wrap_key(KeyWrapAlgorithm.rsa_oaep, bytes(32)),
+        lambda: remote.verify(SignatureAlgorithm.rs256, bytes(32), sig),
     ):
         with pytest.raises(HttpResponseError) as e:
             call()
         code, inner, message = error_of(e, 403)
         assert (code, inner) == ("Forbidden", "KeyDisabled"), message
         assert "disabled" in message
+    # A disabled AES key neither encrypts nor wraps: those are private operations for it.
+    aes = key_client.import_key(unique_name("aes"), JsonWebKey(kty="oct", k=os.urandom(16)), enabled=False)
+    for call in (
+        lambda: remote_client(aes).encrypt(EncryptionAlgorithm.a128_gcm, b"x"),
+        lambda: remote_client(aes).wrap_key(KeyWrapAlgorithm.aes_128, bytes(16)),
+    ):
+        with pytest.raises(HttpResponseError) as e:
+            call()
+        assert error_of(e, 403)[:2] == ("Forbidden", "KeyDisabled")
     # Reading the key still works; enabling it again restores every operation.
     assert key_client.get_key(key.name).properties.enabled is False
     key_client.update_key_properties(key.name, enabled=True)

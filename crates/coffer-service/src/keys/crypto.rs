@@ -1,7 +1,8 @@
 //! Cryptographic operations with a vault key, with Key Vault's rules on when a key may be used:
-//! its `key_ops`, its enabled flag (a disabled key still encrypts, wraps and verifies, but does
-//! not decrypt, unwrap or sign) and its validity window (outside it only decrypt, unwrap and
-//! verify work, so old data stays readable). An algorithm the key's type can never do is refused
+//! its `key_ops`, its enabled flag (a disabled key does no cryptographic operation at all: Key
+//! Vault's `enabled` says whether a key is usable for them, and an `oct` key's encrypt and wrap
+//! are private operations) and its validity window (outside it only decrypt, unwrap and verify
+//! work, so old data stays readable). An algorithm the key's type can never do is refused
 //! as a bad parameter before any of those rules, so the caller learns what is actually wrong.
 
 use std::sync::Arc;
@@ -73,11 +74,6 @@ impl Use {
     /// Whether the operation produces new protected data (refused outside the validity window).
     fn protects(self) -> bool {
         matches!(self, Self::Encrypt | Self::Sign | Self::Wrap)
-    }
-
-    /// Whether a disabled key refuses the operation.
-    fn needs_enabled(self) -> bool {
-        matches!(self, Self::Decrypt | Self::Sign | Self::Unwrap)
     }
 }
 
@@ -193,7 +189,7 @@ impl Coffer {
                 family_name(family)
             )));
         }
-        if u.needs_enabled() && !m.enabled {
+        if !m.enabled {
             return Err(refused(
                 format!("Operation {op} is not allowed on a disabled key."),
                 "KeyDisabled",
@@ -427,10 +423,26 @@ mod tests {
         assert!(family_fits(KeyFamily::Rsa, Use::Encrypt, c(E::RsaOaep256)));
         assert!(family_fits(KeyFamily::Rsa, Use::Unwrap, c(E::Rsa1_5)));
         assert!(!family_fits(KeyFamily::Rsa, Use::Encrypt, c(E::A128Gcm)));
-        assert!(family_fits(KeyFamily::Rsa, Use::Sign, Alg::Signature(S::Ps512)));
-        assert!(!family_fits(KeyFamily::Rsa, Use::Sign, Alg::Signature(S::Es256)));
-        assert!(family_fits(KeyFamily::Ec, Use::Verify, Alg::Signature(S::Es256K)));
-        assert!(!family_fits(KeyFamily::Ec, Use::Sign, Alg::Signature(S::Rs256)));
+        assert!(family_fits(
+            KeyFamily::Rsa,
+            Use::Sign,
+            Alg::Signature(S::Ps512)
+        ));
+        assert!(!family_fits(
+            KeyFamily::Rsa,
+            Use::Sign,
+            Alg::Signature(S::Es256)
+        ));
+        assert!(family_fits(
+            KeyFamily::Ec,
+            Use::Verify,
+            Alg::Signature(S::Es256K)
+        ));
+        assert!(!family_fits(
+            KeyFamily::Ec,
+            Use::Sign,
+            Alg::Signature(S::Rs256)
+        ));
         for a in E::ALL {
             assert!(!family_fits(KeyFamily::Ec, Use::Encrypt, c(a)));
             assert!(!family_fits(KeyFamily::Ec, Use::Wrap, c(a)));
@@ -441,6 +453,10 @@ mod tests {
         assert!(family_fits(KeyFamily::Oct, Use::Wrap, c(E::A192Kw)));
         assert!(!family_fits(KeyFamily::Oct, Use::Unwrap, c(E::A128Gcm)));
         assert!(!family_fits(KeyFamily::Oct, Use::Wrap, c(E::RsaOaep)));
-        assert!(!family_fits(KeyFamily::Oct, Use::Sign, Alg::Signature(S::Rs256)));
+        assert!(!family_fits(
+            KeyFamily::Oct,
+            Use::Sign,
+            Alg::Signature(S::Rs256)
+        ));
     }
 }
