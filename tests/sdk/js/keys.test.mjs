@@ -104,3 +104,52 @@ test("key_ops and the algorithm are enforced with Azure's codes", async () => {
   await assert.rejects(rsa.sign("RS256", crypto.randomBytes(20)), (e) => e.statusCode === 400 && e.code === "BadParameter");
   await assert.rejects(client.getKey(`${prefix}-missing`), (e) => e.statusCode === 404 && e.code === "KeyNotFound");
 });
+
+test("import node:crypto keys, paging, versions, rotation policy, backup and purge", async () => {
+  // Keys node:crypto made, imported as JWKs: the vault signs with the private half we hold.
+  const fromNode = (jwk) => Object.fromEntries(Object.entries(jwk).map(([k, v]) => [k, k === "kty" || k === "crv" ? v : Buffer.from(v, "base64url")]));
+  const rsa = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const imported = await client.importKey(`${prefix}-imp`, fromNode(rsa.privateKey.export({ format: "jwk" })));
+  assert.deepEqual(Buffer.from(imported.key.n), Buffer.from(rsa.publicKey.export({ format: "jwk" }).n, "base64url"));
+  assert.equal(imported.key.d, undefined);
+  const data = Buffer.from("imported");
+  const sig = (await new CryptographyClient(imported.id, credential).signData("RS512", data)).result;
+  assert.ok(crypto.verify("sha512", data, rsa.publicKey, sig));
+  const ec = crypto.generateKeyPairSync("ec", { namedCurve: "P-521" });
+  const ecKey = await client.importKey(`${prefix}-imp521`, fromNode(ec.privateKey.export({ format: "jwk" })));
+  assert.equal(ecKey.key.x.length, 66);
+
+  // Paging and versions.
+  const name = `${prefix}-pages`;
+  for (let i = 0; i < 3; i++) await client.createEcKey(name);
+  const versions = [];
+  for await (const page of client.listPropertiesOfKeyVersions(name).byPage({ maxPageSize: 2 })) {
+    assert.ok(page.length <= 2);
+    versions.push(...page.map((p) => p.version));
+  }
+  assert.equal(new Set(versions).size, 3);
+  const names = [];
+  for await (const page of client.listPropertiesOfKeys().byPage({ maxPageSize: 2 })) names.push(...page.map((p) => p.name));
+  assert.ok(names.includes(name) && names.includes(`${prefix}-imp`));
+
+  // Rotation policy and rotate.
+  const policy = await client.updateKeyRotationPolicy(name, {
+    lifetimeActions: [{ action: "Rotate", timeAfterCreate: "P90D" }],
+    expiresIn: "P120D",
+  });
+  assert.equal(policy.expiresIn, "P120D");
+  const got = await client.getKeyRotationPolicy(name);
+  assert.deepEqual(got.lifetimeActions.map((a) => [a.action, a.timeAfterCreate]), [["Rotate", "P90D"]]);
+  const rotated = await client.rotateKey(name);
+  assert.ok(!versions.includes(rotated.properties.version));
+  assert.equal(rotated.properties.expiresOn.getTime() - rotated.properties.createdOn.getTime(), 120 * 86400 * 1000);
+  assert.equal((await client.getRandomBytes(16)).length, 16);
+
+  // Backup, delete, purge, restore.
+  const backup = await client.backupKey(name);
+  await (await client.beginDeleteKey(name, { intervalInMs: 100 })).pollUntilDone();
+  await client.purgeDeletedKey(name);
+  await assert.rejects(client.getKey(name), (e) => e.statusCode === 404);
+  const restored = await client.restoreKeyBackup(backup);
+  assert.equal(restored.properties.version, rotated.properties.version);
+});

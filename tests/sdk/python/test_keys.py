@@ -419,6 +419,11 @@ def test_rotation_policy_default_and_update(key_client, contract, unique_name):
         )
     error_of(e, 400)
     assert key_client.get_key_rotation_policy(name).expires_in == "P180D"
+    # No lifetime actions puts the default ones back.
+    reset = key_client.update_key_rotation_policy(name, KeyRotationPolicy(), lifetime_actions=[])
+    assert [(a.action, a.time_before_expiry) for a in reset.lifetime_actions] == [
+        (KeyRotationPolicyAction.notify, "P30D")
+    ]
 
 
 # ---- random bytes and api-versions ------------------------------------------------------------
