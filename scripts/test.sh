@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --workspace --locked
+# A SoftHSM token for the PKCS#11 key provider's tests and the HSM-key SDK tests (installs
+# Debian's softhsm2 when missing; the token lives under target/softhsm).
+eval "$(bash scripts/softhsm.sh target/softhsm)"
 cargo test --workspace --locked
 # The official Rust SDK client has its own lockfile and target dir (it is not a workspace member).
 CARGO_TARGET_DIR=target/sdk-rust cargo build --locked --manifest-path tests/sdk/rust/Cargo.toml

@@ -32,7 +32,7 @@ pub fn parse_iso_duration(s: &str) -> Result<i64, DomainError> {
             }
             let pos = units.iter().position(|(u, _)| *u == c).ok_or_else(bad)?;
             // Units must come in order, each once.
-            if num.is_empty() || pos + 1 <= last && last != 0 {
+            if num.is_empty() || (last != 0 && pos < last) {
                 return Err(bad());
             }
             last = pos + 1;
@@ -46,7 +46,15 @@ pub fn parse_iso_duration(s: &str) -> Result<i64, DomainError> {
         if num.is_empty() { Ok(()) } else { Err(bad()) }
     };
     const DAY: i64 = 86_400;
-    add(date, &[('Y', 365 * DAY), ('M', 30 * DAY), ('W', 7 * DAY), ('D', DAY)])?;
+    add(
+        date,
+        &[
+            ('Y', 365 * DAY),
+            ('M', 30 * DAY),
+            ('W', 7 * DAY),
+            ('D', DAY),
+        ],
+    )?;
     if let Some(t) = time {
         add(t, &[('H', 3_600), ('M', 60), ('S', 1)])?;
     }
@@ -65,7 +73,18 @@ mod tests {
         assert_eq!(parse_iso_duration("PT12H"), Ok(12 * 3_600));
         assert_eq!(parse_iso_duration("P1DT1M"), Ok(86_400 + 60));
         assert_eq!(parse_iso_duration("P2W"), Ok(14 * 86_400));
-        for bad in ["", "P", "90D", "PD", "P1", "PT", "P1X", "P1D1Y", "P1DT", "P99999999999999999999D"] {
+        for bad in [
+            "",
+            "P",
+            "90D",
+            "PD",
+            "P1",
+            "PT",
+            "P1X",
+            "P1D1Y",
+            "P1DT",
+            "P99999999999999999999D",
+        ] {
             assert!(parse_iso_duration(bad).is_err(), "{bad}");
         }
     }

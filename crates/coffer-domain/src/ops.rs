@@ -292,7 +292,7 @@ impl VaultOp {
             CertificateContactsGet => "CertificateContactsGet",
             CertificateContactsSet => "CertificateContactsSet",
             CertificateContactsDelete => "CertificateContactsDelete",
-            CertificateIssuerList => "CertificateIssuerList",
+            CertificateIssuerList => "CertificateIssuersList",
             CertificateIssuerGet => "CertificateIssuerGet",
             CertificateIssuerSet => "CertificateIssuerSet",
             CertificateIssuerUpdate => "CertificateIssuerUpdate",

@@ -71,6 +71,20 @@ pub(crate) struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, default_value = "text")]
     pub(crate) log_format: String,
+    /// PKCS#11 module that holds -HSM keys (for example SoftHSM's libsofthsm2.so).
+    #[arg(long, env = "COFFER_PKCS11_MODULE", requires_all = ["pkcs11_token", "pkcs11_pin"])]
+    pub(crate) pkcs11_module: Option<PathBuf>,
+    /// Label of the PKCS#11 token to use.
+    #[arg(long, env = "COFFER_PKCS11_TOKEN", requires = "pkcs11_module")]
+    pub(crate) pkcs11_token: Option<String>,
+    /// User PIN of the token (prefer the environment variable over the command line).
+    #[arg(
+        long,
+        env = "COFFER_PKCS11_PIN",
+        hide_env_values = true,
+        requires = "pkcs11_module"
+    )]
+    pub(crate) pkcs11_pin: Option<String>,
 }
 
 fn main() -> ExitCode {

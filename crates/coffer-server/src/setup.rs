@@ -48,6 +48,21 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         .await
         .context("opening Coffer")?,
     );
+    if let (Some(module), Some(token), Some(pin)) =
+        (&args.pkcs11_module, &args.pkcs11_token, &args.pkcs11_pin)
+    {
+        let cfg = coffer_hsm::Pkcs11Config {
+            module: module.clone(),
+            token_label: token.clone(),
+            pin: zeroize::Zeroizing::new(pin.clone()),
+        };
+        let hsm = tokio::task::spawn_blocking(move || coffer_hsm::Pkcs11Keys::open(cfg))
+            .await
+            .context("opening the PKCS#11 token")?
+            .context("opening the PKCS#11 token")?;
+        tracing::info!(token = %token, "HSM keys (RSA-HSM, EC-HSM, oct-HSM) live in the PKCS#11 token");
+        app.set_hsm_provider(Arc::new(hsm));
+    }
     let boot = app.bootstrap().await.context("bootstrapping")?;
 
     let files = TlsFiles::in_dir(&dir);

@@ -22,7 +22,11 @@ pub struct KeyProperties {
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SecretProperties {
-    #[serde(default, rename = "contentType", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "contentType",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub content_type: Option<String>,
 }
 
@@ -36,7 +40,11 @@ pub struct SubjectAlternativeNames {
     pub upns: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uris: Option<Vec<String>>,
-    #[serde(default, rename = "ipAddresses", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "ipAddresses",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ip_addresses: Option<Vec<String>>,
 }
 

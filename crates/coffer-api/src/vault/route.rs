@@ -176,7 +176,8 @@ mod tests {
     #[test]
     fn table() {
         let g = Method::GET;
-        let cases: &[(Method, &str, VaultOp, Option<&str>, Option<&str>)] = &[
+        type Case<'a> = (Method, &'a str, VaultOp, Option<&'a str>, Option<&'a str>);
+        let cases: &[Case<'_>] = &[
             (g.clone(), "/secrets", SecretList, None, None),
             (g.clone(), "/secrets/", SecretList, None, None),
             (g.clone(), "/secrets/a", SecretGet, Some("a"), None),
@@ -339,7 +340,7 @@ mod tests {
                 None,
             ),
             (
-                g.clone(),
+                g,
                 "/deletedcertificates/c",
                 CertificateGetDeleted,
                 Some("c"),

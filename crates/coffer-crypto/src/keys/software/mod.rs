@@ -26,7 +26,9 @@ impl SoftwareKeys {
             return rsa::new_key(&pair);
         }
         for curve in crate::keys::Curve::ALL {
-            if let Ok(pair) = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(ec::signing(curve), der) {
+            if let Ok(pair) =
+                aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(ec::signing(curve), der)
+            {
                 return ec::new_key(curve, &pair);
             }
         }
