@@ -5,12 +5,15 @@
 mod audit;
 mod bootstrap;
 mod certificate;
+mod certificates;
 mod client_assertion;
 mod directory;
 mod error;
 mod keyring;
+mod keys;
 mod managed_identity;
 mod management;
+mod objects;
 mod records;
 mod secrets;
 mod settings;
@@ -34,21 +37,28 @@ pub use audit::{
     Throttling, TlsVersion, UnknownOperation,
 };
 pub use bootstrap::{BootstrapInfo, DEFAULT_VAULT};
+pub use certificates::{
+    CertKeyProps, CertLifetimeAction, CertificateImport, CertificateInput, CertificateIssuer,
+    CertificateOperation, CertificatePolicy, CertificateView, Contact, IssuerAdmin, IssuerRef,
+};
 pub use directory::{
     AppRef, ApplicationSpec, ApplicationUpdate, ApplicationView, DirectoryCaller, DirectoryFilter,
     KeyCredentialInput, KeyCredentialView, NewApplication, NewPassword, PasswordCredentialView,
     ServicePrincipalView,
 };
 pub use error::{AuthError, ServiceError};
+pub use keys::{
+    CryptoOutput, CryptoRequest, JwkInput, KeyAttributesInput, KeyCreate, KeyImport, KeyUpdate,
+    KeyView, LifetimeAction, ReleasePolicy, RotationPolicy,
+};
 pub use managed_identity::{MiError, MiToken, MiTokenRequest};
 pub use management::{
     DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, IdentitySecrets, IdentityView, ManagementError,
     ProviderView, ResourceGroupView, ResourceInput, SYSTEM_ASSIGNED_IDENTITY_TYPE,
     SubscriptionView, TenantView, USER_ASSIGNED_IDENTITY_TYPE,
 };
-pub use secrets::{
-    ListPage, MAX_PAGE, MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView,
-};
+pub use objects::{ListPage, MAX_PAGE};
+pub use secrets::{MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView};
 pub use settings::Settings;
 pub use tokens::{IssuedGrant, Resource, TokenRequest};
 pub use users::{NewUser, UserUpdate, UserView};
@@ -64,6 +74,7 @@ pub struct Coffer {
     signing_keys: RwLock<Arc<KeySet>>,
     vaults: vaults::VaultCache,
     token_cache: token_cache::TokenCache,
+    key_providers: keys::provider::KeyProviders,
 }
 
 impl Coffer {
@@ -85,6 +96,7 @@ impl Coffer {
             signing_keys: RwLock::new(Arc::new(keys)),
             vaults: vaults::VaultCache::default(),
             token_cache: token_cache::TokenCache::default(),
+            key_providers: keys::provider::KeyProviders::default(),
         })
     }
 

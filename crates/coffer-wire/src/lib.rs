@@ -1,7 +1,9 @@
 //! Wire formats of Coffer: the JSON bodies of the Key Vault REST API, of the token endpoints and of
 //! Azure's error envelope. Plain serde data, no logic; names follow the Azure REST specification.
 
+pub mod certificates;
 pub mod error;
+pub mod keys;
 pub mod secrets;
 pub mod token;
 
