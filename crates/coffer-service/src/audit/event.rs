@@ -276,13 +276,15 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use coffer_domain::VaultOp;
+
     use crate::audit::{AuditOperation, DenyReason, RequestUri, Throttling, TlsVersion};
 
     fn entry() -> AuditEntry {
         let mut e = AuditEntry::new(
             "Dev",
             "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/dev",
-            AuditOperation::SecretGet,
+            AuditOperation::Data(VaultOp::SecretGet),
             RequestUri::new(
                 "https://dev.vault.localhost:8443",
                 "/secrets/db-password/",

@@ -1,32 +1,15 @@
-//! Key Vault's audit operation names (`operationName`), as a closed enum so the request path
-//! cannot log a misspelt one.
+//! Key Vault's audit operation names (`operationName`), as a closed type so the request path
+//! cannot log a misspelt one. Data-plane names come from [`VaultOp::audit_name`], the one table of
+//! vault operations; this adds the operations that are not data-plane calls.
 
 use std::fmt;
 use std::str::FromStr;
 
-macro_rules! operations {
-    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
-        /// An `operationName` of Key Vault's AuditEvent, in its *ObjectVerb* form.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum AuditOperation {
-            $($(#[$doc])* $name,)*
-        }
+use coffer_domain::VaultOp;
 
-        impl AuditOperation {
-            /// Every operation, in the order Key Vault's documentation lists them.
-            pub const ALL: &'static [AuditOperation] = &[$(Self::$name,)*];
-
-            /// The name as Key Vault logs it.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$name => stringify!($name),)*
-                }
-            }
-        }
-    };
-}
-
-operations! {
+/// An `operationName` of Key Vault's AuditEvent, in its *ObjectVerb* form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuditOperation {
     /// A request refused before any operation could be named: no, or no valid, token.
     Authentication,
     VaultGet,
@@ -34,68 +17,47 @@ operations! {
     VaultDelete,
     VaultPatch,
     VaultRecover,
-    KeyCreate,
-    KeyGet,
-    KeyImport,
-    KeyDelete,
-    KeySign,
-    KeyVerify,
-    KeyWrap,
-    KeyUnwrap,
-    KeyEncrypt,
-    KeyDecrypt,
-    KeyUpdate,
-    KeyList,
-    KeyListVersions,
-    KeyPurge,
-    KeyBackup,
-    KeyRestore,
-    KeyRecover,
-    KeyGetDeleted,
-    KeyListDeleted,
-    KeyRotate,
-    KeyRotationPolicyGet,
-    KeyRotationPolicySet,
-    SecretSet,
-    SecretGet,
-    SecretUpdate,
-    SecretDelete,
-    SecretList,
-    SecretListVersions,
-    SecretPurge,
-    SecretBackup,
-    SecretRestore,
-    SecretRecover,
-    SecretGetDeleted,
-    SecretListDeleted,
-    CertificateGet,
-    CertificateCreate,
-    CertificateImport,
-    CertificateUpdate,
-    CertificateList,
-    CertificateListVersions,
-    CertificateDelete,
-    CertificatePurge,
-    CertificateBackup,
-    CertificateRestore,
-    CertificateRecover,
-    CertificateGetDeleted,
-    CertificateListDeleted,
-    CertificatePolicyGet,
-    CertificatePolicyUpdate,
-    CertificatePolicySet,
-    CertificateContactsGet,
-    CertificateContactsSet,
-    CertificateContactsDelete,
-    CertificateIssuerGet,
-    CertificateIssuerSet,
-    CertificateIssuerUpdate,
-    CertificateIssuerDelete,
-    CertificateIssuersList,
-    CertificatePendingGet,
-    CertificatePendingMerge,
-    CertificatePendingUpdate,
-    CertificatePendingDelete,
+    /// A data-plane operation on secrets, keys or certificates.
+    Data(VaultOp),
+}
+
+/// The operations that are not data-plane calls.
+const OTHERS: &[AuditOperation] = &[
+    AuditOperation::Authentication,
+    AuditOperation::VaultGet,
+    AuditOperation::VaultPut,
+    AuditOperation::VaultDelete,
+    AuditOperation::VaultPatch,
+    AuditOperation::VaultRecover,
+];
+
+impl AuditOperation {
+    /// Every operation.
+    pub fn all() -> impl Iterator<Item = AuditOperation> {
+        OTHERS
+            .iter()
+            .copied()
+            .chain(VaultOp::ALL.iter().map(|op| Self::Data(*op)))
+    }
+
+    /// The name as Key Vault logs it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Authentication => "Authentication",
+            Self::VaultGet => "VaultGet",
+            Self::VaultPut => "VaultPut",
+            Self::VaultDelete => "VaultDelete",
+            Self::VaultPatch => "VaultPatch",
+            Self::VaultRecover => "VaultRecover",
+            Self::Data(op) => op.audit_name(),
+        }
+    }
+}
+
+impl From<VaultOp> for AuditOperation {
+    fn from(op: VaultOp) -> Self {
+        Self::Data(op)
+    }
 }
 
 impl fmt::Display for AuditOperation {
@@ -116,9 +78,7 @@ impl FromStr for AuditOperation {
 
     /// Case-insensitive, since people type these on a command line.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .iter()
-            .copied()
+        Self::all()
             .find(|op| op.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| UnknownOperation(s.chars().take(64).collect()))
     }
@@ -132,23 +92,28 @@ mod tests {
 
     #[test]
     fn names_are_key_vaults() {
-        assert_eq!(AuditOperation::SecretGet.as_str(), "SecretGet");
-        assert_eq!(AuditOperation::KeySign.to_string(), "KeySign");
+        assert_eq!(AuditOperation::Authentication.as_str(), "Authentication");
+        assert_eq!(AuditOperation::VaultGet.to_string(), "VaultGet");
         assert_eq!(
-            AuditOperation::CertificateIssuersList.as_str(),
-            "CertificateIssuersList"
+            AuditOperation::from(VaultOp::SecretGet).as_str(),
+            "SecretGet"
         );
-        let names: HashSet<_> = AuditOperation::ALL.iter().map(|o| o.as_str()).collect();
-        assert_eq!(names.len(), AuditOperation::ALL.len(), "names are unique");
+        assert_eq!(AuditOperation::from(VaultOp::KeySign).as_str(), "KeySign");
+        let names: HashSet<_> = AuditOperation::all().map(AuditOperation::as_str).collect();
+        assert_eq!(
+            names.len(),
+            AuditOperation::all().count(),
+            "every operation has its own name"
+        );
     }
 
     #[test]
     fn parses_every_name_case_insensitively() {
-        for op in AuditOperation::ALL {
-            assert_eq!(op.as_str().parse::<AuditOperation>(), Ok(*op));
+        for op in AuditOperation::all() {
+            assert_eq!(op.as_str().parse::<AuditOperation>(), Ok(op));
             assert_eq!(
                 op.as_str().to_ascii_lowercase().parse::<AuditOperation>(),
-                Ok(*op)
+                Ok(op)
             );
         }
         let err = "SecretGett".parse::<AuditOperation>().unwrap_err();

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use coffer_domain::Clock;
+use coffer_domain::{Clock, VaultOp};
 use coffer_store::{AuditQuery, AuditRecord, AuditStore, StoreError, StoredAudit};
 use coffer_store_sqlite::SqliteAuditStore;
 use tokio::sync::watch;
@@ -123,7 +123,7 @@ fn entry(n: usize) -> AuditEntry {
     let mut e = AuditEntry::new(
         "dev",
         "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/dev",
-        AuditOperation::SecretGet,
+        AuditOperation::Data(VaultOp::SecretGet),
         RequestUri::new(
             "https://dev.vault.localhost:8443",
             "/secrets/s",
@@ -406,9 +406,9 @@ async fn entries_come_back_as_typed_events_through_sqlite() {
         e.vault = if i % 2 == 0 { "dev" } else { "prod" }.into();
         e.status = if i < 3 { 200 } else { 403 };
         e.operation = if i == 5 {
-            AuditOperation::KeySign
+            AuditOperation::Data(VaultOp::KeySign)
         } else {
-            AuditOperation::SecretGet
+            AuditOperation::Data(VaultOp::SecretGet)
         };
         e.identity = Some(AuditIdentity {
             oid: Some(format!("oid-{}", i % 3)),
@@ -449,7 +449,7 @@ async fn entries_come_back_as_typed_events_through_sqlite() {
         events(
             q(AuditFilter {
                 status: Some(403),
-                operation: Some(AuditOperation::SecretGet),
+                operation: Some(AuditOperation::Data(VaultOp::SecretGet)),
                 ..AuditFilter::default()
             })
             .await
@@ -579,7 +579,7 @@ async fn no_canary_reaches_the_log() {
     let mut e = AuditEntry::new(
         "Dev",
         "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/dev",
-        AuditOperation::SecretSet,
+        AuditOperation::Data(VaultOp::SecretSet),
         RequestUri::new(
             &format!("https://{CANARY}:{CANARY}@dev.vault.localhost:8443"),
             &format!("/secrets/{SHOWN}/"),
