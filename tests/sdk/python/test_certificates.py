@@ -355,6 +355,9 @@ def test_delete_recover_purge(certs, client, unique_name):
     assert name in {d.name for d in certs.list_deleted_certificates()}
     with pytest.raises(ResourceNotFoundError):
         certs.get_certificate(name)
+    # The managed secret goes (and comes back) with its certificate.
+    with pytest.raises(ResourceNotFoundError):
+        client.get_secret(name)
 
     poller = certs.begin_recover_deleted_certificate(name, **POLL)
     poller.wait(timeout=30)
@@ -370,7 +373,7 @@ def test_delete_recover_purge(certs, client, unique_name):
         certs.get_deleted_certificate(name)
 
 
-def test_backup_restore(certs, unique_name):
+def test_backup_restore(certs, client, unique_name):
     name = unique_name("bak")
     cert = create_self(certs, name)
     blob = certs.backup_certificate(name)
@@ -380,6 +383,10 @@ def test_backup_restore(certs, unique_name):
     restored = certs.restore_certificate_backup(blob)
     assert restored.name == name
     assert bytes(restored.cer) == bytes(cert.cer)
+    key, leaf, _ = secret_pfx(client, name)
+    assert leaf.public_bytes(serialization.Encoding.DER) == bytes(cert.cer)
+    assert public_der(key) == public_der(leaf)
+
 
 
 # ---- contacts and issuers -----------------------------------------------------------------------

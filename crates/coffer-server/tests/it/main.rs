@@ -5,10 +5,12 @@
 
 mod harness;
 
+mod certificates;
 mod cli;
 mod directory;
 mod durability;
 mod hostile;
+mod keys;
 mod management;
 mod secrets;
 mod tokens;

@@ -531,6 +531,9 @@ impl Coffer {
             .key_providers
             .run(move || provider.generate(&spec))
             .await?;
+        // The policy's expiryTime is what dates a rotated version. Without one the new version
+        // does not expire: copying the old `exp` would give a rotated expired key no validity
+        // at all, and would make a `Rotate` before expiry fire again at once, endlessly.
         let policy = self.rotation_policy_doc(s, &name).await?;
         let exp = match policy.and_then(|p| p.expiry_time) {
             Some(d) => Some(
@@ -538,7 +541,7 @@ impl Coffer {
                     + coffer_domain::duration::parse_iso_duration(&d)
                         .map_err(|e| ServiceError::BadParameter(e.to_string()))?,
             ),
-            None => m.exp,
+            None => None,
         };
         let meta = KeyMeta {
             public: PublicRecord::from_key(&key.public),
@@ -749,3 +752,6 @@ fn jwk_parts(f: KeyFamily, k: JwkInput) -> Result<PrivateKeyParts, ServiceError>
         },
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,7 @@
 
 use coffer_domain::duration::parse_iso_duration;
 use coffer_domain::{ObjectName, VaultOp};
-use coffer_store::{DocMode, DocWrite};
+use coffer_store::{Doc, DocMode, DocWrite};
 
 use super::record::{LifetimeActionRecord, ROTATION_POLICY, RotationPolicyDoc};
 use crate::objects::{KEYS, parse_name};
@@ -103,6 +103,15 @@ fn validate(p: &RotationPolicy) -> Result<Vec<LifetimeActionRecord>, ServiceErro
     Ok(out)
 }
 
+/// Key Vault's lifetime actions for a key without a policy: notify 30 days before expiry.
+fn default_actions() -> Vec<LifetimeActionRecord> {
+    vec![LifetimeActionRecord {
+        action: "Notify".to_owned(),
+        time_after_create: None,
+        time_before_expiry: Some("P30D".to_owned()),
+    }]
+}
+
 fn view(d: RotationPolicyDoc) -> RotationPolicy {
     RotationPolicy {
         lifetime_actions: d
@@ -148,11 +157,14 @@ impl Coffer {
         Ok(match self.rotation_policy_doc(s, &name).await? {
             Some(d) => view(d),
             None => RotationPolicy {
-                lifetime_actions: vec![LifetimeAction {
-                    action: "Notify".to_owned(),
-                    time_after_create: None,
-                    time_before_expiry: Some("P30D".to_owned()),
-                }],
+                lifetime_actions: default_actions()
+                    .into_iter()
+                    .map(|a| LifetimeAction {
+                        action: a.action,
+                        time_after_create: a.time_after_create,
+                        time_before_expiry: a.time_before_expiry,
+                    })
+                    .collect(),
                 ..RotationPolicy::default()
             },
         })
@@ -168,7 +180,11 @@ impl Coffer {
         s.require(VaultOp::KeyRotationPolicySet)?;
         let name = parse_name(name)?;
         self.object_version(s, &KEYS, name.as_str(), None).await?;
-        let actions = validate(&p)?;
+        let mut actions = validate(&p)?;
+        // An empty list of lifetime actions puts the default ones back, as Key Vault does.
+        if actions.is_empty() {
+            actions = default_actions();
+        }
         let now = self.now();
         let old = self.rotation_policy_doc(s, &name).await?;
         let doc = RotationPolicyDoc {
@@ -193,61 +209,73 @@ impl Coffer {
     }
 
     /// Carries out due lifetime actions of every key rotation policy. Returns how many keys
-    /// were rotated.
+    /// were rotated. A key whose actions fail is logged and skipped, so one broken key (say,
+    /// held by a token this instance no longer has) does not stop every other key's rotation.
     pub async fn run_key_rotations(&self) -> Result<usize, ServiceError> {
         let mut rotated = 0;
         for d in self.store.list_docs(ROTATION_POLICY).await? {
-            let mut doc: RotationPolicyDoc = serde_json::from_slice(&d.body)?;
-            let Some(s) = self.system_session(&doc.vault).await? else {
-                continue;
-            };
-            let Ok(name) = parse_name(&doc.key) else {
-                continue;
-            };
-            let latest = match self.object_version(&s, &KEYS, name.as_str(), None).await {
-                Ok((_, v)) => v,
-                Err(ServiceError::NotFound { .. }) => continue,
-                Err(e) => return Err(e),
-            };
-            let meta = Self::key_meta(&latest)?;
-            let now = self.now();
-            let due = |a: &LifetimeActionRecord| -> Result<bool, ServiceError> {
-                Ok(match (&a.time_after_create, &a.time_before_expiry) {
-                    (Some(t), _) => now >= latest.created + duration(t)?,
-                    (None, Some(t)) => meta
-                        .exp
-                        .is_some_and(|exp| now >= exp - duration(t).unwrap_or(0)),
-                    (None, None) => false,
-                })
-            };
-            let mut changed = false;
-            for a in doc.lifetime_actions.clone() {
-                if !due(&a)? {
-                    continue;
-                }
-                if a.action == "Rotate" && doc.rotated_from.as_deref() != Some(&latest.version) {
-                    self.rotate_key_now(&s, name.as_str()).await?;
-                    doc.rotated_from = Some(latest.version.clone());
-                    rotated += 1;
-                    changed = true;
-                } else if a.action == "Notify"
-                    && doc.notified_for.as_deref() != Some(&latest.version)
-                {
-                    tracing::info!(vault = %doc.vault, key = %doc.key, version = %latest.version, "key rotation policy: Notify action is due");
-                    doc.notified_for = Some(latest.version.clone());
-                    changed = true;
+            match self.run_key_rotation(&d).await {
+                Ok(n) => rotated += n,
+                Err(e) => {
+                    tracing::warn!(policy = %d.id, error = %e, "key rotation policy could not be carried out");
                 }
             }
-            if changed {
-                self.store
-                    .write_docs(vec![DocWrite::Put {
-                        kind: ROTATION_POLICY.to_owned(),
-                        id: d.id.clone(),
-                        body: serde_json::to_vec(&doc)?,
-                        mode: DocMode::Update(d.revision),
-                    }])
-                    .await?;
+        }
+        Ok(rotated)
+    }
+
+    /// Carries out the due lifetime actions of one policy document; returns 1 if it rotated.
+    async fn run_key_rotation(&self, d: &Doc) -> Result<usize, ServiceError> {
+        let mut doc: RotationPolicyDoc = serde_json::from_slice(&d.body)?;
+        let Some(s) = self.system_session(&doc.vault).await? else {
+            return Ok(0);
+        };
+        let Ok(name) = parse_name(&doc.key) else {
+            return Ok(0);
+        };
+        let latest = match self.object_version(&s, &KEYS, name.as_str(), None).await {
+            Ok((_, v)) => v,
+            Err(ServiceError::NotFound { .. }) => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let meta = Self::key_meta(&latest)?;
+        let now = self.now();
+        let due = |a: &LifetimeActionRecord| -> Result<bool, ServiceError> {
+            Ok(match (&a.time_after_create, &a.time_before_expiry) {
+                (Some(t), _) => now >= latest.created + duration(t)?,
+                (None, Some(t)) => match meta.exp {
+                    Some(exp) => now >= exp - duration(t)?,
+                    None => false,
+                },
+                (None, None) => false,
+            })
+        };
+        let mut rotated = 0;
+        let mut changed = false;
+        for a in doc.lifetime_actions.clone() {
+            if !due(&a)? {
+                continue;
             }
+            if a.action == "Rotate" && doc.rotated_from.as_deref() != Some(&latest.version) {
+                self.rotate_key_now(&s, name.as_str()).await?;
+                doc.rotated_from = Some(latest.version.clone());
+                rotated = 1;
+                changed = true;
+            } else if a.action == "Notify" && doc.notified_for.as_deref() != Some(&latest.version) {
+                tracing::info!(vault = %doc.vault, key = %doc.key, version = %latest.version, "key rotation policy: Notify action is due");
+                doc.notified_for = Some(latest.version.clone());
+                changed = true;
+            }
+        }
+        if changed {
+            self.store
+                .write_docs(vec![DocWrite::Put {
+                    kind: ROTATION_POLICY.to_owned(),
+                    id: d.id.clone(),
+                    body: serde_json::to_vec(&doc)?,
+                    mode: DocMode::Update(d.revision),
+                }])
+                .await?;
         }
         Ok(rotated)
     }

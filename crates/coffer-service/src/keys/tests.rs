@@ -1,0 +1,195 @@
+//! Keys use cases against a real (in-memory SQLite) store with a clock the tests move: rotation,
+//! rotation policies and the background pass.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use coffer_crypto::RootKey;
+use coffer_domain::Clock;
+use coffer_store_sqlite::SqliteStore;
+
+use super::*;
+use crate::{DEFAULT_VAULT, Settings};
+
+const DAY: i64 = 86_400;
+
+struct TestClock(AtomicI64);
+
+impl Clock for TestClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl TestClock {
+    fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+async fn setup() -> (Coffer, Arc<TestClock>, VaultSession) {
+    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
+    let settings = Settings {
+        domain: "localhost".into(),
+        port: 8443,
+        token_lifetime_secs: 3600,
+        clock_skew_secs: 300,
+    };
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let coffer = Coffer::open(
+        store,
+        RootKey::generate().unwrap(),
+        Arc::clone(&clock) as Arc<dyn Clock>,
+        settings,
+    )
+    .await
+    .unwrap();
+    let boot = coffer.bootstrap().await.unwrap();
+    let mut s = coffer.system_session(DEFAULT_VAULT).await.unwrap().unwrap();
+    // The bootstrap application's access policy grants every permission.
+    s.principal.object_id = boot.object_id;
+    s.principal.app_id = Some(boot.client_id);
+    (coffer, clock, s)
+}
+
+fn ec() -> KeyCreate {
+    KeyCreate {
+        kty: "EC".into(),
+        ..KeyCreate::default()
+    }
+}
+
+fn rotate_after(after: &str, expiry: Option<&str>) -> RotationPolicy {
+    RotationPolicy {
+        lifetime_actions: vec![LifetimeAction {
+            action: "Rotate".into(),
+            time_after_create: Some(after.into()),
+            time_before_expiry: None,
+        }],
+        expiry_time: expiry.map(Into::into),
+        ..RotationPolicy::default()
+    }
+}
+
+#[tokio::test]
+async fn rotating_an_expired_key_gives_a_usable_version() {
+    let (c, clock, s) = setup().await;
+    let mut create = ec();
+    create.attributes.exp = Some(clock.now() + DAY);
+    c.create_key(&s, "k", create).await.unwrap();
+    clock.advance(2 * DAY);
+    let rotated = c.rotate_key(&s, "k").await.unwrap();
+    assert_eq!(
+        rotated.attributes.expires, None,
+        "no policy expiryTime: no exp"
+    );
+    let signed = c.sign(&s, "k", None, "ES256", vec![1; 32]).await.unwrap();
+    assert_eq!(signed.version, rotated.version);
+
+    // With a policy expiryTime, the rotated version expires that long after its creation.
+    c.set_rotation_policy(&s, "k", rotate_after("P90D", Some("P60D")))
+        .await
+        .unwrap();
+    let again = c.rotate_key(&s, "k").await.unwrap();
+    assert_eq!(again.attributes.expires, Some(clock.now() + 60 * DAY));
+}
+
+#[tokio::test]
+async fn the_background_pass_rotates_once_per_due_version() {
+    let (c, clock, s) = setup().await;
+    let first = c.create_key(&s, "k", ec()).await.unwrap();
+    c.set_rotation_policy(&s, "k", rotate_after("P7D", None))
+        .await
+        .unwrap();
+    assert_eq!(c.run_key_rotations().await.unwrap(), 0, "not due yet");
+    clock.advance(8 * DAY);
+    assert_eq!(c.run_key_rotations().await.unwrap(), 1);
+    assert_eq!(
+        c.run_key_rotations().await.unwrap(),
+        0,
+        "the new version is not due"
+    );
+    let latest = c.get_key(&s, "k", None).await.unwrap();
+    assert_ne!(latest.version, first.version);
+    clock.advance(8 * DAY);
+    assert_eq!(c.run_key_rotations().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn rotate_before_expiry_does_not_loop() {
+    let (c, clock, s) = setup().await;
+    let mut create = ec();
+    create.attributes.exp = Some(clock.now() + 10 * DAY);
+    c.create_key(&s, "k", create).await.unwrap();
+    let policy = RotationPolicy {
+        lifetime_actions: vec![LifetimeAction {
+            action: "Rotate".into(),
+            time_after_create: None,
+            time_before_expiry: Some("P30D".into()),
+        }],
+        ..RotationPolicy::default()
+    };
+    c.set_rotation_policy(&s, "k", policy).await.unwrap();
+    assert_eq!(
+        c.run_key_rotations().await.unwrap(),
+        1,
+        "due: exp is 10 days away"
+    );
+    for _ in 0..3 {
+        clock.advance(DAY);
+        assert_eq!(c.run_key_rotations().await.unwrap(), 0, "rotated again");
+    }
+}
+
+#[tokio::test]
+async fn one_broken_key_does_not_stop_the_others() {
+    let (c, clock, s) = setup().await;
+    // A key held by a token this instance has no longer: its rotation must fail.
+    let (key, mut meta) = c.generate_key(&ec()).await.unwrap();
+    let name = parse_name("aaa-broken").unwrap();
+    meta.name = name.as_str().to_owned();
+    meta.provider = "pkcs11".to_owned();
+    c.store_key_version(&s, &name, "0".repeat(32), &key, &meta)
+        .await
+        .unwrap();
+    c.create_key(&s, "zzz-good", ec()).await.unwrap();
+    for n in ["aaa-broken", "zzz-good"] {
+        c.set_rotation_policy(&s, n, rotate_after("P7D", None))
+            .await
+            .unwrap();
+    }
+    clock.advance(8 * DAY);
+    assert_eq!(c.run_key_rotations().await.unwrap(), 1);
+    let versions = c
+        .list_key_versions(&s, "zzz-good", None, None)
+        .await
+        .unwrap();
+    assert_eq!(versions.items.len(), 2);
+}
+
+#[tokio::test]
+async fn empty_lifetime_actions_restore_the_default_policy() {
+    let (c, _, s) = setup().await;
+    c.create_key(&s, "k", ec()).await.unwrap();
+    let default = c.get_rotation_policy(&s, "k").await.unwrap();
+    let set = c
+        .set_rotation_policy(&s, "k", rotate_after("P30D", None))
+        .await
+        .unwrap();
+    assert_eq!(set.lifetime_actions[0].action, "Rotate");
+    let reset = c
+        .set_rotation_policy(&s, "k", RotationPolicy::default())
+        .await
+        .unwrap();
+    let pairs = |p: &RotationPolicy| {
+        p.lifetime_actions
+            .iter()
+            .map(|a| (a.action.clone(), a.time_before_expiry.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pairs(&reset), pairs(&default));
+    assert_eq!(
+        pairs(&reset),
+        [("Notify".to_owned(), Some("P30D".to_owned()))]
+    );
+}
