@@ -2,6 +2,7 @@
 //! access policies, and the secrets API. Authorization and encryption at rest happen here, so no
 //! caller can reach the store around them.
 
+mod audit;
 mod bootstrap;
 mod certificate;
 mod certificates;
@@ -28,6 +29,13 @@ use coffer_domain::Clock;
 use coffer_identity::{Issuer, KeySet};
 use coffer_store::Store;
 
+pub use audit::{
+    AUDIT_CATEGORY, AuditConfig, AuditEntry, AuditError, AuditEvent, AuditFilter, AuditIdentity,
+    AuditLog, AuditOperation, AuditWriter, DEFAULT_LOG_PAGE, DEFAULT_RETENTION_DAYS, DenyCheck,
+    DenyReason, EventDenyReason, EventFirewall, EventIdentity, EventProperties, EventThrottling,
+    FirewallDecision, FirewallResult, FirewallRule, LoggedEvent, MAX_LOG_PAGE, RequestUri,
+    Throttling, TlsVersion, UnknownOperation,
+};
 pub use bootstrap::{BootstrapInfo, DEFAULT_VAULT};
 pub use certificates::{
     CertKeyProps, CertLifetimeAction, CertificateImport, CertificateInput, CertificateIssuer,

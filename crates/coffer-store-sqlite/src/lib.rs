@@ -24,6 +24,9 @@ use coffer_store::{
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, ffi, params};
 
+mod audit;
+pub use audit::{AUDIT_DB_FILE, AUDIT_SCHEMA_VERSION, SqliteAuditStore};
+
 /// Schema migrations, in order; migration `i` (0-based) brings the schema to version `i + 1`.
 /// Never edit a released entry: append a new one.
 const MIGRATIONS: &[&str] = &[

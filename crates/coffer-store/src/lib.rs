@@ -6,11 +6,18 @@
 //! ciphertext sealed by the service layer; a store sees opaque bytes. Every method is one
 //! transaction: it either happens completely or not at all, and once it returns `Ok` the change is
 //! durable.
+//!
+//! The audit log has its own contract, [`AuditStore`], so a backend can keep it apart.
 
+mod audit;
+#[cfg(feature = "conformance")]
+pub mod audit_conformance;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
 use async_trait::async_trait;
+
+pub use audit::{AuditOrder, AuditQuery, AuditRecord, AuditStore, StoredAudit};
 
 /// What kind of vault object a record belongs to. Each kind has its own namespace in a vault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
