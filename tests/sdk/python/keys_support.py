@@ -127,9 +127,10 @@ def public_key_of(jwk):
     raise AssertionError(f"no public key in a {jwk.kty} JWK")
 
 
-def error_of(exc_info, status):
-    """Checks an SDK error's status and Azure envelope; returns (code, inner code, message)."""
-    exc = exc_info.value
+def error_of(raised, status):
+    """Checks an SDK error's status and Azure envelope; returns (code, inner code, message).
+    `raised` is the exception or pytest's ExceptionInfo of it."""
+    exc = getattr(raised, "value", raised)
     assert isinstance(exc, HttpResponseError), exc
     assert exc.status_code == status, (exc.status_code, exc.message)
     body = exc.response.json()
