@@ -45,12 +45,7 @@ fn edge_layers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S>
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    ApiError::new(
-        http::StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalServerError",
-        "The service encountered an internal error.",
-    )
-    .into_response()
+    ApiError::internal().into_response()
 }
 
 async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
@@ -67,15 +62,11 @@ async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
         Role::Vault(name) => vault::handle(app, name, req).await,
         Role::Management => management::handle(app, req).await,
         Role::Graph => graph::handle(app, req).await,
-        Role::Other(h) => ApiError::new(
-            http::StatusCode::NOT_FOUND,
-            "NotFound",
-            format!(
+        Role::Other(h) => ApiError::not_found(format!(
                 "No Coffer service answers on host '{}'. Use login.{d} for tokens and <vault>.vault.{d} for vaults.",
                 h.chars().take(100).collect::<String>(),
-                d = app.settings().domain
-            ),
-        )
+            d = app.settings().domain
+        ))
         .into_response(),
     }
 }

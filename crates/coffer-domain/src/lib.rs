@@ -8,6 +8,7 @@ pub mod attributes;
 pub mod clock;
 pub mod error;
 pub mod names;
+pub mod ops;
 pub mod policy;
 pub mod principal;
 pub mod vault;
@@ -17,6 +18,10 @@ pub use attributes::{Attributes, RecoveryLevel};
 pub use clock::{Clock, SystemClock};
 pub use error::DomainError;
 pub use names::{ObjectName, VaultName};
-pub use policy::{AccessPolicy, Permissions, SecretPermission};
+pub use ops::VaultOp;
+pub use policy::{
+    AccessPolicy, CertificatePermission, KeyPermission, Permission, Permissions, SecretPermission,
+    StoragePermission,
+};
 pub use principal::Principal;
 pub use vault::Vault;

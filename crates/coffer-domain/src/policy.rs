@@ -2,157 +2,268 @@
 
 use crate::{DomainError, Principal};
 
-/// Permissions on secrets, as Azure names them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SecretPermission {
-    Backup,
-    Delete,
-    Get,
-    List,
-    Purge,
-    Recover,
-    Restore,
-    Set,
+/// Declares one permission family: an enum whose variants carry Azure's spelling, so a typo in
+/// a permission cannot compile.
+macro_rules! permission_family {
+    ($(#[$doc:meta])* $name:ident, $family:literal, { $($variant:ident => $text:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($variant,)+
+        }
+
+        impl $name {
+            /// Every permission of the family, in Azure's order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+            /// The family as access policies and 403 messages name it.
+            pub const FAMILY: &'static str = $family;
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+
+            /// Azure's name, compared case-insensitively.
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|p| p.as_str().eq_ignore_ascii_case(s))
+            }
+        }
+    };
 }
 
-impl SecretPermission {
-    pub const ALL: [Self; 8] = [
-        Self::Get,
-        Self::List,
-        Self::Set,
-        Self::Delete,
-        Self::Recover,
-        Self::Backup,
-        Self::Restore,
-        Self::Purge,
-    ];
+permission_family!(
+    /// Permissions on keys, as Azure names them.
+    KeyPermission, "keys", {
+        Get => "get",
+        List => "list",
+        Update => "update",
+        Create => "create",
+        Import => "import",
+        Delete => "delete",
+        Recover => "recover",
+        Backup => "backup",
+        Restore => "restore",
+        Decrypt => "decrypt",
+        Encrypt => "encrypt",
+        UnwrapKey => "unwrapKey",
+        WrapKey => "wrapKey",
+        Verify => "verify",
+        Sign => "sign",
+        Purge => "purge",
+        Release => "release",
+        Rotate => "rotate",
+        GetRotationPolicy => "getrotationpolicy",
+        SetRotationPolicy => "setrotationpolicy",
+    }
+);
 
-    pub fn as_str(self) -> &'static str {
+permission_family!(
+    /// Permissions on secrets, as Azure names them.
+    SecretPermission, "secrets", {
+        Get => "get",
+        List => "list",
+        Set => "set",
+        Delete => "delete",
+        Recover => "recover",
+        Backup => "backup",
+        Restore => "restore",
+        Purge => "purge",
+    }
+);
+
+permission_family!(
+    /// Permissions on certificates, as Azure names them.
+    CertificatePermission, "certificates", {
+        Get => "get",
+        List => "list",
+        Update => "update",
+        Create => "create",
+        Import => "import",
+        Delete => "delete",
+        Recover => "recover",
+        Backup => "backup",
+        Restore => "restore",
+        ManageContacts => "managecontacts",
+        ManageIssuers => "manageissuers",
+        GetIssuers => "getissuers",
+        ListIssuers => "listissuers",
+        SetIssuers => "setissuers",
+        DeleteIssuers => "deleteissuers",
+        Purge => "purge",
+    }
+);
+
+permission_family!(
+    /// Permissions on managed storage accounts, as Azure names them.
+    StoragePermission, "storage", {
+        Get => "get",
+        List => "list",
+        Delete => "delete",
+        Set => "set",
+        Update => "update",
+        RegenerateKey => "regeneratekey",
+        Recover => "recover",
+        Purge => "purge",
+        Backup => "backup",
+        Restore => "restore",
+        SetSas => "setsas",
+        ListSas => "listsas",
+        GetSas => "getsas",
+        DeleteSas => "deletesas",
+    }
+);
+
+/// One permission of any family: what a data-plane operation needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Permission {
+    Key(KeyPermission),
+    Secret(SecretPermission),
+    Certificate(CertificatePermission),
+    Storage(StoragePermission),
+}
+
+impl From<KeyPermission> for Permission {
+    fn from(p: KeyPermission) -> Self {
+        Self::Key(p)
+    }
+}
+
+impl From<SecretPermission> for Permission {
+    fn from(p: SecretPermission) -> Self {
+        Self::Secret(p)
+    }
+}
+
+impl From<CertificatePermission> for Permission {
+    fn from(p: CertificatePermission) -> Self {
+        Self::Certificate(p)
+    }
+}
+
+impl From<StoragePermission> for Permission {
+    fn from(p: StoragePermission) -> Self {
+        Self::Storage(p)
+    }
+}
+
+impl Permission {
+    pub fn family(self) -> &'static str {
         match self {
-            Self::Backup => "backup",
-            Self::Delete => "delete",
-            Self::Get => "get",
-            Self::List => "list",
-            Self::Purge => "purge",
-            Self::Recover => "recover",
-            Self::Restore => "restore",
-            Self::Set => "set",
+            Self::Key(_) => KeyPermission::FAMILY,
+            Self::Secret(_) => SecretPermission::FAMILY,
+            Self::Certificate(_) => CertificatePermission::FAMILY,
+            Self::Storage(_) => StoragePermission::FAMILY,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Key(p) => p.as_str(),
+            Self::Secret(p) => p.as_str(),
+            Self::Certificate(p) => p.as_str(),
+            Self::Storage(p) => p.as_str(),
         }
     }
 }
 
-pub const KEY_PERMISSIONS: &[&str] = &[
-    "get",
-    "list",
-    "update",
-    "create",
-    "import",
-    "delete",
-    "recover",
-    "backup",
-    "restore",
-    "decrypt",
-    "encrypt",
-    "unwrapKey",
-    "wrapKey",
-    "verify",
-    "sign",
-    "purge",
-    "release",
-    "rotate",
-    "getrotationpolicy",
-    "setrotationpolicy",
-];
-pub const SECRET_PERMISSIONS: &[&str] = &[
-    "get", "list", "set", "delete", "recover", "backup", "restore", "purge",
-];
-pub const CERTIFICATE_PERMISSIONS: &[&str] = &[
-    "get",
-    "list",
-    "update",
-    "create",
-    "import",
-    "delete",
-    "recover",
-    "backup",
-    "restore",
-    "managecontacts",
-    "manageissuers",
-    "getissuers",
-    "listissuers",
-    "setissuers",
-    "deleteissuers",
-    "purge",
-];
-pub const STORAGE_PERMISSIONS: &[&str] = &[
-    "get",
-    "list",
-    "delete",
-    "set",
-    "update",
-    "regeneratekey",
-    "recover",
-    "purge",
-    "backup",
-    "restore",
-    "setsas",
-    "listsas",
-    "getsas",
-    "deletesas",
-];
-
-/// Permission names per object family, canonicalised to Azure's spelling.
+/// The permissions one access-policy entry grants, per family, without duplicates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Permissions {
-    pub keys: Vec<String>,
-    pub secrets: Vec<String>,
-    pub certificates: Vec<String>,
-    pub storage: Vec<String>,
+    pub keys: Vec<KeyPermission>,
+    pub secrets: Vec<SecretPermission>,
+    pub certificates: Vec<CertificatePermission>,
+    pub storage: Vec<StoragePermission>,
 }
 
 impl Permissions {
     /// Every permission of every family (the portal's "all" template).
     pub fn all() -> Self {
-        let own = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect();
         Self {
-            keys: own(KEY_PERMISSIONS),
-            secrets: own(SECRET_PERMISSIONS),
-            certificates: own(CERTIFICATE_PERMISSIONS),
-            storage: own(STORAGE_PERMISSIONS),
+            keys: KeyPermission::ALL.to_vec(),
+            secrets: SecretPermission::ALL.to_vec(),
+            certificates: CertificatePermission::ALL.to_vec(),
+            storage: StoragePermission::ALL.to_vec(),
         }
     }
 
-    /// Validates names case-insensitively against a family's list; `all` expands to the family.
-    pub fn canonical_family(family: &str, names: &[String]) -> Result<Vec<String>, DomainError> {
-        let known = match family {
-            "keys" => KEY_PERMISSIONS,
-            "secrets" => SECRET_PERMISSIONS,
-            "certificates" => CERTIFICATE_PERMISSIONS,
-            "storage" => STORAGE_PERMISSIONS,
-            _ => {
-                return Err(DomainError::InvalidParameter(format!(
-                    "Unknown permission family '{family}'."
-                )));
-            }
-        };
-        let mut out: Vec<String> = Vec::new();
-        for n in names {
-            if n.eq_ignore_ascii_case("all") {
-                return Ok(known.iter().map(|s| (*s).to_owned()).collect());
-            }
-            let Some(k) = known.iter().find(|k| k.eq_ignore_ascii_case(n)) else {
-                return Err(DomainError::InvalidParameter(format!(
-                    "Invalid {family} permission '{}'. Valid values: {}.",
-                    n.chars().take(40).collect::<String>(),
-                    known.join(", ")
-                )));
-            };
-            if !out.iter().any(|o| o == k) {
-                out.push((*k).to_owned());
-            }
+    /// Whether the entry grants `p`.
+    pub fn grants(&self, p: Permission) -> bool {
+        match p {
+            Permission::Key(k) => self.keys.contains(&k),
+            Permission::Secret(s) => self.secrets.contains(&s),
+            Permission::Certificate(c) => self.certificates.contains(&c),
+            Permission::Storage(s) => self.storage.contains(&s),
         }
-        Ok(out)
     }
+
+    /// Names of one family as stored or sent by clients: validated case-insensitively, `all`
+    /// expanding to the whole family, duplicates dropped.
+    pub fn parse_keys(names: &[String]) -> Result<Vec<KeyPermission>, DomainError> {
+        parse_family(
+            names,
+            KeyPermission::FAMILY,
+            KeyPermission::ALL,
+            KeyPermission::parse,
+            KeyPermission::as_str,
+        )
+    }
+
+    pub fn parse_secrets(names: &[String]) -> Result<Vec<SecretPermission>, DomainError> {
+        parse_family(
+            names,
+            SecretPermission::FAMILY,
+            SecretPermission::ALL,
+            SecretPermission::parse,
+            SecretPermission::as_str,
+        )
+    }
+
+    pub fn parse_certificates(names: &[String]) -> Result<Vec<CertificatePermission>, DomainError> {
+        parse_family(
+            names,
+            CertificatePermission::FAMILY,
+            CertificatePermission::ALL,
+            CertificatePermission::parse,
+            CertificatePermission::as_str,
+        )
+    }
+
+    pub fn parse_storage(names: &[String]) -> Result<Vec<StoragePermission>, DomainError> {
+        parse_family(
+            names,
+            StoragePermission::FAMILY,
+            StoragePermission::ALL,
+            StoragePermission::parse,
+            StoragePermission::as_str,
+        )
+    }
+}
+
+fn parse_family<P: Copy + PartialEq>(
+    names: &[String],
+    family: &str,
+    all: &[P],
+    parse: fn(&str) -> Option<P>,
+    text: fn(P) -> &'static str,
+) -> Result<Vec<P>, DomainError> {
+    let mut out: Vec<P> = Vec::new();
+    for n in names {
+        if n.eq_ignore_ascii_case("all") {
+            return Ok(all.to_vec());
+        }
+        let Some(p) = parse(n) else {
+            return Err(DomainError::InvalidParameter(format!(
+                "Invalid {family} permission '{}'. Valid values: {}.",
+                n.chars().take(40).collect::<String>(),
+                all.iter().map(|p| text(*p)).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
 }
 
 /// One access-policy entry of a vault.
@@ -192,26 +303,15 @@ pub enum Decision {
     DenyNoPolicy,
 }
 
-/// Decides whether `who` holds `permission` in the `family` ("secrets", "keys", ...).
-pub fn evaluate(
-    policies: &[AccessPolicy],
-    who: &Principal,
-    family: &str,
-    permission: &str,
-) -> Decision {
+/// Decides whether `who` holds `permission` under a vault's policies.
+pub fn evaluate(policies: &[AccessPolicy], who: &Principal, permission: Permission) -> Decision {
     let mut matched = false;
     for (i, p) in policies.iter().enumerate() {
         if !p.matches(who) {
             continue;
         }
         matched = true;
-        let granted = match family {
-            "keys" => &p.permissions.keys,
-            "secrets" => &p.permissions.secrets,
-            "certificates" => &p.permissions.certificates,
-            _ => &p.permissions.storage,
-        };
-        if granted.iter().any(|g| g.eq_ignore_ascii_case(permission)) {
+        if p.permissions.grants(permission) {
             return Decision::Allow(i);
         }
     }
@@ -235,13 +335,13 @@ mod tests {
         }
     }
 
-    fn policy(oid: &str, app: Option<&str>, secrets: &[&str]) -> AccessPolicy {
+    fn policy(oid: &str, app: Option<&str>, secrets: &[SecretPermission]) -> AccessPolicy {
         AccessPolicy {
             tenant_id: "t".into(),
             object_id: oid.into(),
             application_id: app.map(Into::into),
             permissions: Permissions {
-                secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
+                secrets: secrets.to_vec(),
                 ..Permissions::default()
             },
         }
@@ -249,42 +349,71 @@ mod tests {
 
     #[test]
     fn evaluation() {
+        use SecretPermission::{Get, List, Set};
         let ps = vec![
-            policy("a", None, &["get"]),
-            policy("u", Some("app1"), &["list"]),
+            policy("a", None, &[Get]),
+            policy("u", Some("app1"), &[List]),
         ];
+        let secret = Permission::Secret;
         assert_eq!(
-            evaluate(&ps, &who("a", "x"), "secrets", "get"),
+            evaluate(&ps, &who("a", "x"), secret(Get)),
             Decision::Allow(0)
         );
         assert_eq!(
-            evaluate(&ps, &who("a", "x"), "secrets", "set"),
+            evaluate(&ps, &who("a", "x"), secret(Set)),
             Decision::DenyMissingPermission
         );
         assert_eq!(
-            evaluate(&ps, &who("b", "x"), "secrets", "get"),
+            evaluate(&ps, &who("a", "x"), Permission::Key(KeyPermission::Get)),
+            Decision::DenyMissingPermission
+        );
+        assert_eq!(
+            evaluate(&ps, &who("b", "x"), secret(Get)),
             Decision::DenyNoPolicy
         );
         // Compound identity: only through the named application.
         assert_eq!(
-            evaluate(&ps, &who("u", "app1"), "secrets", "list"),
+            evaluate(&ps, &who("u", "app1"), secret(List)),
             Decision::Allow(1)
         );
         assert_eq!(
-            evaluate(&ps, &who("u", "app2"), "secrets", "list"),
+            evaluate(&ps, &who("u", "app2"), secret(List)),
             Decision::DenyNoPolicy
         );
     }
 
     #[test]
     fn canonical_names() {
-        let got =
-            Permissions::canonical_family("secrets", &["GET".into(), "List".into(), "get".into()]);
-        assert_eq!(got, Ok(vec!["get".to_owned(), "list".to_owned()]));
-        assert!(Permissions::canonical_family("secrets", &["sign".into()]).is_err());
+        let got = Permissions::parse_secrets(&["GET".into(), "List".into(), "get".into()]);
+        assert_eq!(got, Ok(vec![SecretPermission::Get, SecretPermission::List]));
+        assert!(Permissions::parse_secrets(&["sign".into()]).is_err());
         assert_eq!(
-            Permissions::canonical_family("secrets", &["all".into()]).map(|v| v.len()),
+            Permissions::parse_secrets(&["all".into()]).map(|v| v.len()),
             Ok(8)
         );
+        assert_eq!(
+            Permissions::parse_keys(&["unwrapkey".into(), "GetRotationPolicy".into()]),
+            Ok(vec![
+                KeyPermission::UnwrapKey,
+                KeyPermission::GetRotationPolicy
+            ])
+        );
+        assert_eq!(KeyPermission::UnwrapKey.as_str(), "unwrapKey");
+        assert_eq!(KeyPermission::ALL.len(), 20);
+        assert_eq!(CertificatePermission::ALL.len(), 16);
+        assert_eq!(StoragePermission::ALL.len(), 14);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for p in KeyPermission::ALL {
+            assert_eq!(KeyPermission::parse(p.as_str()), Some(*p));
+        }
+        for p in CertificatePermission::ALL {
+            assert_eq!(CertificatePermission::parse(p.as_str()), Some(*p));
+        }
+        for p in StoragePermission::ALL {
+            assert_eq!(StoragePermission::parse(p.as_str()), Some(*p));
+        }
     }
 }

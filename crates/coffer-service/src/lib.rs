@@ -10,6 +10,7 @@ mod error;
 mod keyring;
 mod managed_identity;
 mod management;
+mod objects;
 mod records;
 mod secrets;
 mod settings;
@@ -38,9 +39,8 @@ pub use management::{
     ProviderView, ResourceGroupView, ResourceInput, SYSTEM_ASSIGNED_IDENTITY_TYPE,
     SubscriptionView, TenantView, USER_ASSIGNED_IDENTITY_TYPE,
 };
-pub use secrets::{
-    ListPage, MAX_PAGE, MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView,
-};
+pub use objects::{ListPage, MAX_PAGE};
+pub use secrets::{MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView};
 pub use settings::Settings;
 pub use tokens::{IssuedGrant, Resource, TokenRequest};
 pub use users::{NewUser, UserUpdate, UserView};

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use coffer_crypto::DataKey;
 use coffer_domain::policy::{Decision, evaluate};
-use coffer_domain::{AccessPolicy, Permissions, Principal, Vault};
+use coffer_domain::{
+    AccessPolicy, CertificatePermission, KeyPermission, Permissions, Principal, SecretPermission,
+    StoragePermission, Vault, VaultOp,
+};
 use coffer_store::{DocMode, DocWrite};
 
 use crate::records::{AccessPolicyDoc, PermissionsDoc, VAULT, VaultDoc};
@@ -65,19 +68,20 @@ impl VaultSession {
         &self.doc.name
     }
 
-    /// Requires `permission` in `family`; a 403 naming caller, permission and vault otherwise.
-    pub(crate) fn require(&self, family: &str, permission: &str) -> Result<(), ServiceError> {
-        match evaluate(
-            &self.vault.access_policies,
-            &self.principal,
-            family,
-            permission,
-        ) {
+    /// Requires the permission `op` needs (see [`VaultOp::permission`]); a 403 naming caller,
+    /// permission and vault otherwise.
+    pub(crate) fn require(&self, op: VaultOp) -> Result<(), ServiceError> {
+        let Some(permission) = op.permission() else {
+            return Ok(());
+        };
+        match evaluate(&self.vault.access_policies, &self.principal, permission) {
             Decision::Allow(_) => Ok(()),
             Decision::DenyMissingPermission | Decision::DenyNoPolicy => {
                 Err(ServiceError::Forbidden(format!(
-                    "The user, group or application '{}' does not have {family} {permission} permission on key vault '{};location=local'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+                    "The user, group or application '{}' does not have {} {} permission on key vault '{};location=local'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
                     self.principal.describe(),
+                    permission.family(),
+                    permission.name(),
                     self.doc.name
                 )))
             }
@@ -170,10 +174,10 @@ fn policy_doc(p: AccessPolicy) -> AccessPolicyDoc {
         object_id: p.object_id,
         application_id: p.application_id,
         permissions: PermissionsDoc {
-            keys: p.permissions.keys,
-            secrets: p.permissions.secrets,
-            certificates: p.permissions.certificates,
-            storage: p.permissions.storage,
+            keys: names(&p.permissions.keys, |k| k.as_str()),
+            secrets: names(&p.permissions.secrets, |k| k.as_str()),
+            certificates: names(&p.permissions.certificates, |k| k.as_str()),
+            storage: names(&p.permissions.storage, |k| k.as_str()),
         },
     }
 }
@@ -192,13 +196,26 @@ pub(crate) fn to_domain(doc: &VaultDoc) -> Vault {
                 tenant_id: p.tenant_id.clone(),
                 object_id: p.object_id.clone(),
                 application_id: p.application_id.clone(),
-                permissions: Permissions {
-                    keys: p.permissions.keys.clone(),
-                    secrets: p.permissions.secrets.clone(),
-                    certificates: p.permissions.certificates.clone(),
-                    storage: p.permissions.storage.clone(),
-                },
+                permissions: permissions_of(&p.permissions),
             })
             .collect(),
+    }
+}
+
+fn names<P: Copy>(ps: &[P], text: fn(P) -> &'static str) -> Vec<String> {
+    ps.iter().map(|p| text(*p).to_owned()).collect()
+}
+
+/// Stored names back to typed permissions. They were validated when written; a name this build
+/// does not know (written by a newer one) grants nothing rather than failing the vault.
+fn permissions_of(doc: &PermissionsDoc) -> Permissions {
+    fn known<P>(names: &[String], parse: fn(&str) -> Option<P>) -> Vec<P> {
+        names.iter().filter_map(|n| parse(n)).collect()
+    }
+    Permissions {
+        keys: known(&doc.keys, KeyPermission::parse),
+        secrets: known(&doc.secrets, SecretPermission::parse),
+        certificates: known(&doc.certificates, CertificatePermission::parse),
+        storage: known(&doc.storage, StoragePermission::parse),
     }
 }

@@ -36,6 +36,34 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "BadParameter", message)
     }
 
+    /// A declared or streamed body above the limit.
+    pub(crate) fn body_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestBodyTooLarge",
+            format!("The request body is larger than the {limit}-byte limit."),
+        )
+    }
+
+    /// A known collection asked with a method it does not serve.
+    pub(crate) fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", message)
+    }
+
+    /// A path or host that names nothing Coffer serves.
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NotFound", message)
+    }
+
+    /// The last resort for a bug: says nothing of the cause.
+    pub(crate) fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "The service encountered an internal error.",
+        )
+    }
+
     fn with_inner(mut self, inner: &'static str) -> Self {
         self.inner = Some(inner);
         self

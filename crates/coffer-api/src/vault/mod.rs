@@ -1,0 +1,192 @@
+//! The vault data plane on `<vault>.vault.<domain>`: authenticate, read the api-version, route
+//! the path to a [`VaultOp`] (`route`), then hand the call to its family's thin handler
+//! (`secrets`, `keys`, `certificates`), which calls the service and shapes the answer.
+
+mod certificates;
+mod keys;
+mod route;
+mod secrets;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use coffer_domain::{ApiVersion, Permission, VaultOp};
+use coffer_service::{Coffer, VaultSession};
+use serde::de::DeserializeOwned;
+
+use crate::text::clip;
+use crate::{ApiError, MAX_BODY_BYTES};
+use route::{Route, Unrouted};
+
+/// Where the client called us and in which version: ids in answers use both.
+pub(super) struct Ctx {
+    pub(super) base: String,
+    pub(super) api: ApiVersion,
+}
+
+/// Everything a family handler needs for one request.
+pub(super) struct Call<'a> {
+    pub(super) app: &'a Coffer,
+    pub(super) session: VaultSession,
+    pub(super) ctx: Ctx,
+    pub(super) route: Route<'a>,
+    pub(super) query: HashMap<String, String>,
+    /// `maxresults`, read only for list operations (others ignore it, as Azure does).
+    pub(super) max: Option<u32>,
+    body: Body,
+}
+
+impl Call<'_> {
+    /// The object name the route carries (every named operation has one).
+    pub(super) fn name(&self) -> Result<&str, ApiError> {
+        self.route.name.ok_or_else(ApiError::internal)
+    }
+
+    pub(super) fn skiptoken(&self) -> Option<&str> {
+        self.query.get("$skiptoken").map(String::as_str)
+    }
+
+    /// Reads and parses the JSON body (refusing oversized, empty or malformed ones).
+    pub(super) async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        json_body(std::mem::take(&mut self.body)).await
+    }
+
+    /// The `nextLink` of a page, on the host and port the client called.
+    pub(super) fn next_link(&self, path: &str, skiptoken: Option<String>) -> Option<String> {
+        skiptoken.map(|t| {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            q.append_pair("api-version", self.ctx.api.as_str());
+            q.append_pair("$skiptoken", &t);
+            if let Some(m) = self.query.get("maxresults") {
+                q.append_pair("maxresults", m);
+            }
+            format!("{}/{path}?{}", self.ctx.base, q.finish())
+        })
+    }
+}
+
+pub(crate) async fn handle(app: Arc<Coffer>, vault: String, req: Request) -> Response {
+    match handle_inner(&app, &vault, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle_inner(app: &Coffer, vault: &str, req: Request) -> Result<Response, ApiError> {
+    let settings = app.settings();
+    let authorization = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
+    // Authentication comes before any other check: the SDKs' first, bodiless request must get
+    // the 401 challenge whatever else is wrong with it.
+    let session = app
+        .open_vault(vault, authorization)
+        .await
+        .map_err(|e| ApiError::from_service(e, settings))?;
+    let query = parse_query(req.uri().query());
+    let api = ApiVersion::parse(query.get("api-version").map(String::as_str))
+        .map_err(|e| ApiError::bad_parameter(e.to_string()))?;
+    let ctx = Ctx {
+        base: format!("https://{}", crate::host::authority(&req)),
+        api,
+    };
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let route = route::route(&parts.method, path)
+        .map_err(|u| unrouted(u, &parts.method, path, &session))?;
+    let max = if route.op.is_list() {
+        max_results(&query)?
+    } else {
+        None
+    };
+    let call = Call {
+        app,
+        session,
+        ctx,
+        route,
+        query,
+        max,
+        body,
+    };
+    match route.op.permission() {
+        Some(Permission::Secret(_)) => secrets::handle(call).await,
+        Some(Permission::Certificate(_)) => certificates::handle(call).await,
+        Some(Permission::Key(_) | Permission::Storage(_)) | None => keys::handle(call).await,
+    }
+}
+
+fn unrouted(u: Unrouted, method: &http::Method, path: &str, session: &VaultSession) -> ApiError {
+    match u {
+        Unrouted::MethodNotAllowed => ApiError::method_not_allowed(format!(
+            "{method} is not supported on {} in vault '{}'.",
+            clip(path),
+            session.vault_name()
+        )),
+        Unrouted::UnknownPath => ApiError::not_found(format!(
+            "{method} {} is not a Key Vault operation that Coffer serves.",
+            clip(path)
+        )),
+    }
+}
+
+/// Answers an operation routed to a family that does not serve it: a bug in the dispatch.
+pub(super) fn misrouted(op: VaultOp) -> ApiError {
+    tracing::error!(?op, "vault operation dispatched to the wrong family");
+    ApiError::internal()
+}
+
+/// Decodes the query; keys are percent-decoded too (the JS SDK sends `api%2Dversion`).
+fn parse_query(q: Option<&str>) -> HashMap<String, String> {
+    form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn max_results(q: &HashMap<String, String>) -> Result<Option<u32>, ApiError> {
+    match q.get("maxresults") {
+        None => Ok(None),
+        Some(s) => s.parse::<u32>().map(Some).map_err(|_| {
+            ApiError::bad_parameter(format!(
+                "Invalid maxresults value '{}': it must be an integer between 1 and 25.",
+                clip(s)
+            ))
+        }),
+    }
+}
+
+/// Reads and parses a JSON body, refusing oversized, empty or malformed ones with a 400/413.
+async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::body_too_large(MAX_BODY_BYTES))?;
+    if bytes.is_empty() {
+        return Err(ApiError::bad_parameter(
+            "The request body is empty; this operation needs a JSON body.",
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        // Serde's own text can quote the offending value, which may be a secret: keep only the
+        // category, the position and, for missing fields, the field name.
+        let text = e.to_string();
+        let detail = if text.starts_with("missing field") {
+            text.split(" at line").next().unwrap_or_default().to_owned()
+        } else {
+            match e.classify() {
+                serde_json::error::Category::Data => {
+                    "a field has the wrong type or value".to_owned()
+                }
+                serde_json::error::Category::Eof => "the JSON ends too early".to_owned(),
+                _ => "the body is not valid JSON".to_owned(),
+            }
+        };
+        ApiError::bad_parameter(format!(
+            "Invalid request body: {detail} (line {}, column {}).",
+            e.line(),
+            e.column()
+        ))
+    })
+}
