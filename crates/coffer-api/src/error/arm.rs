@@ -153,6 +153,17 @@ impl ArmError {
             format!("No management operation matches {method} '{path}'. Coffer serves {served}."),
         )
     }
+
+    /// `If-Match` named another version of the resource than the current one.
+    pub(crate) fn precondition_failed(current: &str) -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            format!(
+                "The specified precondition 'If-Match' failed: the resource's current ETag is {current}."
+            ),
+        )
+    }
 }
 
 impl IntoResponse for ArmError {

@@ -1,6 +1,7 @@
 //! The ARM-shaped management API on `management.<domain>`, one module per resource provider:
 //! `resources` (cloud metadata, subscriptions, tenants, locations, resource providers, resource
-//! groups: `Microsoft.Resources`) and `identities` (`Microsoft.ManagedIdentity`), all on the
+//! groups, the generic resource listing: `Microsoft.Resources`), `identities`
+//! (`Microsoft.ManagedIdentity`) and `keyvault` (`Microsoft.KeyVault`), all on the
 //! request toolkit of `toolkit`. Path segments are matched case-insensitively (clients spell
 //! `resourceGroups` and `resourcegroups`), names keep the spelling they were created with, every
 //! call but the metadata needs a token for the management resource, and errors use ARM's
@@ -9,6 +10,7 @@
 //! A new provider is a new module with a `route` function and one arm in [`provider_route`].
 
 mod identities;
+mod keyvault;
 mod resources;
 mod toolkit;
 
@@ -24,7 +26,7 @@ use crate::error::arm::ArmError;
 use toolkit::{ArmRequest, Failure};
 
 /// What the `NotFound` of an unknown path says this instance serves.
-const SERVED: &str = "subscriptions, tenants, resource groups, resource providers and Microsoft.ManagedIdentity resources";
+const SERVED: &str = "subscriptions, tenants, resource groups, resource providers, resources, and Microsoft.ManagedIdentity and Microsoft.KeyVault resources";
 
 pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
     match handle_inner(&app, req).await {
@@ -136,6 +138,7 @@ async fn provider_route(
 ) -> Result<Response, Failure> {
     match namespace {
         "microsoft.managedidentity" => identities::route(app, caller, r, scope).await,
+        "microsoft.keyvault" => keyvault::route(app, caller, r, scope).await,
         _ => Err(no_route(r).into()),
     }
 }

@@ -1,5 +1,6 @@
 //! `Microsoft.Resources` routes: the public cloud metadata document, subscriptions, tenants,
-//! locations, resource providers and resource groups.
+//! locations, resource providers, resource groups and the generic resource listing with the
+//! `$filter` forms clients send (`resourceType eq '…' [and name eq '…']`).
 
 use std::collections::BTreeMap;
 
@@ -10,8 +11,8 @@ use coffer_service::{
     Settings, SubscriptionView, TenantView,
 };
 use coffer_wire::arm::resources::{
-    CloudAuthentication, CloudMetadata, CloudSuffixes, Location, LocationMetadata, Provider,
-    ProviderResourceType, ResourceGroup, Subscription, SubscriptionPolicies, Tenant,
+    CloudAuthentication, CloudMetadata, CloudSuffixes, GenericResource, Location, LocationMetadata,
+    Provider, ProviderResourceType, ResourceGroup, Subscription, SubscriptionPolicies, Tenant,
 };
 use coffer_wire::arm::{ProvisioningProperties, ResourceList, TagsIn, TrackedResourceIn};
 use http::{Method, StatusCode};
@@ -89,6 +90,10 @@ async fn subscription_routes(
             Ok(ok(paging.page(r, items, |i| i.id.to_ascii_lowercase())))
         }
         ["resourcegroups", _] => resource_group_routes(app, caller, r, s, name(1)).await,
+        ["resources"] => generic_resources(app, caller, r, s, None).await,
+        ["resourcegroups", _, "resources"] => {
+            generic_resources(app, caller, r, s, Some(name(1))).await
+        }
         ["providers"] => {
             r.only(Method::GET)?;
             let ps = app.list_providers(caller, s).await?;
@@ -146,6 +151,97 @@ async fn resource_group_routes(
         }
         _ => Err(r.method_not_allowed().into()),
     }
+}
+
+/// `GET /subscriptions/{s}[/resourceGroups/{rg}]/resources[?$filter=…]`: every provider's
+/// resources, as `az keyvault` commands without `-g` look a vault's group up.
+async fn generic_resources(
+    app: &Coffer,
+    caller: &Principal,
+    r: &ArmRequest,
+    s: &str,
+    rg: Option<&str>,
+) -> Result<Response, Failure> {
+    r.only(Method::GET)?;
+    let filter = match r.query("$filter") {
+        Some(f) => parse_filter(f)?,
+        None => ResourceFilter::default(),
+    };
+    let paging = r.paging()?;
+    let items: Vec<GenericResource> = app
+        .list_resources(caller, s, rg)
+        .await?
+        .into_iter()
+        .filter(|x| {
+            filter
+                .resource_type
+                .as_deref()
+                .is_none_or(|t| x.kind.eq_ignore_ascii_case(t))
+                && filter
+                    .name
+                    .as_deref()
+                    .is_none_or(|n| x.name.eq_ignore_ascii_case(n))
+        })
+        .map(|x| GenericResource {
+            id: x.id,
+            name: x.name,
+            kind: x.kind,
+            location: x.location,
+            tags: x.tags,
+        })
+        .collect();
+    Ok(ok(paging.page(r, items, |i| i.id.to_ascii_lowercase())))
+}
+
+/// The clauses of a generic listing's `$filter` that Coffer applies.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ResourceFilter {
+    resource_type: Option<String>,
+    name: Option<String>,
+}
+
+/// `resourceType eq '…'`, `name eq '…'`, joined by `and` (keywords in any case); anything
+/// else is refused.
+fn parse_filter(raw: &str) -> Result<ResourceFilter, ArmError> {
+    let unsupported = || {
+        ArmError::invalid_query(format!(
+            "The $filter '{}' is not supported. Supported: resourceType eq '<type>' and name eq '<name>', joined by 'and'.",
+            crate::text::clip(raw)
+        ))
+    };
+    // ASCII lowercasing keeps byte offsets, so positions found in `lower` cut `raw`.
+    let split = |s: &'_ str, sep: &str| -> Vec<(usize, usize)> {
+        let lower = s.to_ascii_lowercase();
+        let mut parts = Vec::new();
+        let mut start = 0;
+        while let Some(i) = lower[start..].find(sep) {
+            parts.push((start, start + i));
+            start += i + sep.len();
+        }
+        parts.push((start, s.len()));
+        parts
+    };
+    let mut out = ResourceFilter::default();
+    for (a, b) in split(raw, " and ") {
+        let clause = raw[a..b].trim();
+        let pieces = split(clause, " eq ");
+        let [(pa, pb), (va, vb)] = pieces.as_slice() else {
+            return Err(unsupported());
+        };
+        let value = clause[*va..*vb]
+            .trim()
+            .strip_prefix('\'')
+            .and_then(|v| v.strip_suffix('\''))
+            .filter(|v| !v.contains('\''))
+            .ok_or_else(unsupported)?
+            .to_owned();
+        match clause[*pa..*pb].trim().to_ascii_lowercase().as_str() {
+            "resourcetype" if out.resource_type.is_none() => out.resource_type = Some(value),
+            "name" if out.name.is_none() => out.name = Some(value),
+            _ => return Err(unsupported()),
+        }
+    }
+    Ok(out)
 }
 
 /// `location` and `tags` of a tracked resource's body; everything else is ignored.
@@ -257,5 +353,38 @@ fn provider(s: &str, p: &ProviderView) -> Provider {
                 locations: vec![DEFAULT_LOCATION.to_owned()],
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters() {
+        let f =
+            parse_filter("resourceType eq 'Microsoft.KeyVault/vaults' and name eq 'kv1'").unwrap();
+        assert_eq!(
+            f.resource_type.as_deref(),
+            Some("Microsoft.KeyVault/vaults")
+        );
+        assert_eq!(f.name.as_deref(), Some("kv1"));
+        let f = parse_filter(" resourcetype EQ 'x' AND Name eq 'Kv' ").unwrap();
+        assert_eq!(
+            (f.resource_type.as_deref(), f.name.as_deref()),
+            (Some("x"), Some("Kv"))
+        );
+        let f = parse_filter("resourceType eq 'Microsoft.KeyVault/vaults'").unwrap();
+        assert_eq!(f.name, None);
+        for bad in [
+            "",
+            "tagName eq 'a'",
+            "name eq kv1",
+            "name eq 'a' or name eq 'b'",
+            "name eq 'a' and name eq 'b'",
+            "name eq 'it''s'",
+        ] {
+            assert!(parse_filter(bad).is_err(), "{bad:?}");
+        }
     }
 }

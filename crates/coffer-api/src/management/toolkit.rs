@@ -2,7 +2,7 @@
 //! segments, matched case-insensitively, and query with percent-decoded keys), the bearer header,
 //! the api-version rule, a bounded JSON body read into a typed `coffer-wire` struct with ARM's
 //! error when it is malformed or too large, `$top`/`$skiptoken` paging with an absolute
-//! `nextLink`. Every refusal is built in `error/arm.rs`.
+//! `nextLink`, and ETag / `If-Match`. Every refusal is built in `error/arm.rs`.
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use coffer_service::{ManagementError, Settings};
 use coffer_wire::arm::ResourceList;
-use http::{HeaderMap, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -169,6 +169,29 @@ impl ArmRequest {
         Ok(Paging { top, after })
     }
 
+    /// Whether the request carries `If-Match`.
+    pub(crate) fn has_if_match(&self) -> bool {
+        self.headers.contains_key(http::header::IF_MATCH)
+    }
+
+    /// Whether `If-Match` (absent, `*`, or a list of ETags) admits the resource's `current` ETag.
+    pub(crate) fn check_if_match(&self, current: &str) -> Result<(), ArmError> {
+        let Some(v) = self.headers.get(http::header::IF_MATCH) else {
+            return Ok(());
+        };
+        let v = v.to_str().unwrap_or_default();
+        let admitted = v.split(',').map(str::trim).any(|t| {
+            t == "*"
+                || t == current
+                || t.trim_start_matches("W/") == current.trim_start_matches("W/")
+        });
+        if admitted {
+            Ok(())
+        } else {
+            Err(ArmError::precondition_failed(current))
+        }
+    }
+
     /// This request's URL with `$skiptoken` replaced: the next page of the same listing.
     fn next_link(&self, skiptoken: &str) -> String {
         let mut q = form_urlencoded::Serializer::new(String::new());
@@ -232,6 +255,11 @@ fn valid_api_version(v: &str) -> bool {
             || (b[10] == b'-' && b.len() > 11 && b[11..].iter().all(|c| c.is_ascii_alphanumeric())))
 }
 
+/// The ETag of a stored revision.
+pub(crate) fn etag(revision: u64) -> String {
+    format!("W/\"{revision}\"")
+}
+
 /// 200 with a JSON body.
 pub(crate) fn ok<T: Serialize>(body: T) -> Response {
     Json(body).into_response()
@@ -245,6 +273,14 @@ pub(crate) fn put_answer<T: Serialize>(created: bool, body: T) -> Response {
         StatusCode::OK
     };
     (status, Json(body)).into_response()
+}
+
+/// Adds an `ETag` header.
+pub(crate) fn with_etag(mut resp: Response, etag: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        resp.headers_mut().insert(http::header::ETAG, v);
+    }
+    resp
 }
 
 /// A failure of routing or parsing (already an ARM error) or of the service.
@@ -368,6 +404,32 @@ mod tests {
         let all = r.paging().unwrap().page(&r, items, Clone::clone);
         assert_eq!(all.value.len(), 5);
         assert!(all.next_link.is_none());
+    }
+
+    #[test]
+    fn if_match() {
+        let current = etag(3);
+        assert!(req("/x", &[]).check_if_match(&current).is_ok());
+        assert!(
+            req("/x", &[("if-match", "*")])
+                .check_if_match(&current)
+                .is_ok()
+        );
+        assert!(
+            req("/x", &[("if-match", "\"3\"")])
+                .check_if_match(&current)
+                .is_ok()
+        );
+        assert!(
+            req("/x", &[("if-match", "W/\"2\", W/\"3\"")])
+                .check_if_match(&current)
+                .is_ok()
+        );
+        assert!(
+            req("/x", &[("if-match", "W/\"2\"")])
+                .check_if_match(&current)
+                .is_err()
+        );
     }
 
     #[test]

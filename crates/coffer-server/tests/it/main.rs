@@ -12,3 +12,4 @@ mod hostile;
 mod management;
 mod secrets;
 mod tokens;
+mod vaults_arm;

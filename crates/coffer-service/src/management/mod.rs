@@ -1,11 +1,13 @@
 //! The management (ARM) plane, one module per resource provider: `resources` (subscriptions,
-//! tenants, locations, providers and resource groups: `Microsoft.Resources`) and `identities`
-//! (`Microsoft.ManagedIdentity`). This module holds what they share: the error type, the scope
+//! tenants, locations, providers, resource groups and the generic resource listing:
+//! `Microsoft.Resources`), `identities` (`Microsoft.ManagedIdentity`) and `keyvault`
+//! (`Microsoft.KeyVault`). This module holds what they share: the error type, the scope
 //! checks (every operation takes the authenticated caller and checks that it belongs to the
 //! subscription's tenant before it touches the store), resource-group look-ups and the common
 //! validation of locations and tags. A new provider is a new file plus a line in [`PROVIDERS`].
 
 mod identities;
+mod keyvault;
 mod resources;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -20,7 +22,13 @@ pub(crate) use identities::binding_matches;
 pub use identities::{
     IdentitySecrets, IdentityView, SYSTEM_ASSIGNED_IDENTITY_TYPE, USER_ASSIGNED_IDENTITY_TYPE,
 };
-pub use resources::{ProviderView, ResourceGroupView, SubscriptionView, TenantView};
+pub use keyvault::{
+    AccessPolicyInput, AccessPolicyUpdate, DeletedVaultView, NameAvailability, NetworkAclsInput,
+    VAULT_TYPE, VaultInput, VaultView, VirtualNetworkRule,
+};
+pub use resources::{
+    GenericResourceView, ProviderView, ResourceGroupView, SubscriptionView, TenantView,
+};
 pub(crate) use resources::{resource_group_write, rg_key, subscription_write};
 
 use crate::records::{RESOURCE_GROUP, ResourceGroupDoc, SUBSCRIPTION, SubscriptionDoc};
@@ -41,10 +49,7 @@ pub(crate) struct Provider {
 /// namespace unregistered try to register it and poll).
 const PROVIDERS: &[&Provider] = &[
     &identities::PROVIDER,
-    &Provider {
-        namespace: "Microsoft.KeyVault",
-        resource_types: &["vaults", "deletedVaults"],
-    },
+    &keyvault::PROVIDER,
     // Listed before its resources are served, so clients never try to register it.
     &Provider {
         namespace: "Microsoft.ApiManagement",

@@ -51,6 +51,17 @@ pub struct ResourceGroupView {
     pub tags: BTreeMap<String, String>,
 }
 
+/// An item of the generic resource listing (`GET /subscriptions/{s}/resources`).
+#[derive(Clone, Debug)]
+pub struct GenericResourceView {
+    pub id: String,
+    pub name: String,
+    /// `Microsoft.KeyVault/vaults`, `Microsoft.ManagedIdentity/userAssignedIdentities`…
+    pub kind: String,
+    pub location: String,
+    pub tags: BTreeMap<String, String>,
+}
+
 /// A resource provider namespace, always registered.
 #[derive(Clone, Debug)]
 pub struct ProviderView {
@@ -228,6 +239,46 @@ impl Coffer {
         Ok(PROVIDERS.iter().map(|p| provider_view(p)).collect())
     }
 
+    /// Every resource of a subscription (or of one of its groups), of every provider, ordered
+    /// by id: what `GET /subscriptions/{s}/resources` lists before its `$filter`.
+    pub async fn list_resources(
+        &self,
+        caller: &Principal,
+        subscription: &str,
+        rg: Option<&str>,
+    ) -> Result<Vec<GenericResourceView>, ManagementError> {
+        let scope = match rg {
+            Some(rg) => rg_id(&clip(subscription), &clip(rg)),
+            None => format!("/subscriptions/{}", clip(subscription)),
+        };
+        let sub = self
+            .authorize(
+                caller,
+                subscription,
+                "Microsoft.Resources/resources/read",
+                &scope,
+            )
+            .await?;
+        if let Some(rg) = rg {
+            self.existing_rg(&sub.id, rg).await?;
+        }
+        let mut out: Vec<GenericResourceView> = self
+            .vault_resources(&sub.id, rg)
+            .await?
+            .into_iter()
+            .map(|v| GenericResourceView {
+                id: v.id,
+                name: v.name,
+                kind: super::VAULT_TYPE.to_owned(),
+                location: v.location,
+                tags: v.tags,
+            })
+            .collect();
+        out.extend(self.identity_resources(&sub.id, rg).await?);
+        out.sort_by_key(|r| r.id.to_ascii_lowercase());
+        Ok(out)
+    }
+
     // ---- resource groups -------------------------------------------------------------------
 
     pub async fn list_resource_groups(
@@ -382,8 +433,8 @@ impl Coffer {
         Err(concurrent())
     }
 
-    /// Deletes a resource group with the resources in it (identities' tokens stay valid until
-    /// they expire, as in Azure).
+    /// Deletes a resource group with the resources in it: identities (their tokens stay valid
+    /// until they expire, as in Azure) and vaults (soft-deleted when soft delete is on).
     pub async fn delete_resource_group(
         &self,
         caller: &Principal,
@@ -407,8 +458,16 @@ impl Coffer {
             }];
             // Every provider removes what it keeps in the group, in the same batch.
             writes.extend(self.identity_deletes_in(&sub.id, rg).await?);
+            let (vault_writes, purged) = self.vault_deletes_in(&sub.id, rg).await?;
+            writes.extend(vault_writes);
             match self.store.write_docs(writes).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    for id in purged {
+                        self.purge_vault_objects(&id).await?;
+                    }
+                    self.forget_all_vaults();
+                    return Ok(());
+                }
                 // Something in it changed meanwhile: look again.
                 Err(StoreError::NotFound) => continue,
                 Err(e) => return Err(e.into()),

@@ -492,6 +492,31 @@ fn identity_not_found(resource_id: &str) -> ManagementError {
 }
 
 impl Coffer {
+    /// User-assigned identities of a subscription (or group) as generic resources.
+    pub(in crate::management) async fn identity_resources(
+        &self,
+        subscription: &str,
+        rg: Option<&str>,
+    ) -> Result<Vec<super::GenericResourceView>, ManagementError> {
+        Ok(self
+            .identity_docs()
+            .await?
+            .into_iter()
+            .filter(|(d, _)| {
+                !d.system
+                    && d.subscription_id.eq_ignore_ascii_case(subscription)
+                    && rg.is_none_or(|rg| d.resource_group.eq_ignore_ascii_case(rg))
+            })
+            .map(|(d, _)| super::GenericResourceView {
+                id: d.resource_id,
+                name: d.name,
+                kind: USER_ASSIGNED_IDENTITY_TYPE.to_owned(),
+                location: d.location,
+                tags: d.tags,
+            })
+            .collect())
+    }
+
     /// Deletes of every user-assigned identity in a resource group, for the group's own delete.
     pub(super) async fn identity_deletes_in(
         &self,
