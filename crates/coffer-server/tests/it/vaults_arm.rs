@@ -735,3 +735,114 @@ async fn the_default_vault_is_an_arm_resource_and_lists_page() {
         .await;
     assert_eq!(deleted["value"].as_array().unwrap().len(), 4, "{deleted}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coffer_vault_verbs() {
+    let s = Server::start();
+    let dir = s.data_dir().to_str().unwrap().to_owned();
+    let run = |args: &[&str]| -> Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .arg("vault")
+            .args(args)
+            .args(["--data-dir", &dir])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "coffer vault {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout).unwrap_or(Value::String(stdout))
+    };
+    let v = run(&["create", "--name", "kv-cli", "--retention-days", "7"]);
+    assert_eq!(v["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(v["resourceGroup"], "coffer-rg");
+    assert_eq!(v["properties"]["softDeleteRetentionInDays"], 7);
+    assert_eq!(
+        v["properties"]["accessPolicies"][0]["objectId"],
+        s.b("object_id")
+    );
+    let v = run(&["show", "--name", "kv-cli"]);
+    assert_eq!(v["name"], "kv-cli");
+    let list = run(&["list"]);
+    assert_eq!(list.as_array().unwrap().len(), 2, "dev and kv-cli: {list}");
+    let table = run(&["list", "-o", "table"]);
+    let table = table.as_str().unwrap();
+    assert!(
+        table.starts_with("Name") && table.contains("kv-cli") && table.contains("VaultUri"),
+        "{table}"
+    );
+
+    let oid = "00000000-0000-0000-0000-0000000000dd";
+    let v = run(&[
+        "set-policy",
+        "--name",
+        "kv-cli",
+        "--object-id",
+        oid,
+        "--secret-permissions",
+        "get",
+        "list",
+        "--key-permissions",
+        "all",
+    ]);
+    let entry = v["properties"]["accessPolicies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["objectId"] == oid)
+        .unwrap()
+        .clone();
+    assert_eq!(entry["permissions"]["secrets"], json!(["get", "list"]));
+    assert_eq!(entry["permissions"]["keys"].as_array().unwrap().len(), 20);
+    let v = run(&["delete-policy", "--name", "kv-cli", "--object-id", oid]);
+    assert_eq!(
+        v["properties"]["accessPolicies"].as_array().unwrap().len(),
+        1
+    );
+
+    let v = run(&[
+        "update",
+        "--name",
+        "kv-cli",
+        "--default-action",
+        "Deny",
+        "--bypass",
+        "None",
+    ]);
+    assert_eq!(v["properties"]["networkAcls"]["defaultAction"], "Deny");
+    assert_eq!(v["properties"]["networkAcls"]["bypass"], "None");
+    let rules = run(&[
+        "network-rule",
+        "add",
+        "--name",
+        "kv-cli",
+        "--ip-address",
+        "127.0.0.1",
+        "10.0.0.0/8",
+    ]);
+    assert_eq!(
+        rules,
+        json!([{"value": "127.0.0.1/32"}, {"value": "10.0.0.0/8"}])
+    );
+    let rules = run(&[
+        "network-rule",
+        "remove",
+        "--name",
+        "kv-cli",
+        "--ip-address",
+        "127.0.0.1",
+    ]);
+    assert_eq!(rules, json!([{"value": "10.0.0.0/8"}]));
+    assert_eq!(run(&["network-rule", "list", "--name", "kv-cli"]), rules);
+
+    run(&["delete", "--name", "kv-cli"]);
+    let deleted = run(&["list-deleted"]);
+    assert_eq!(deleted[0]["name"], "kv-cli");
+    let v = run(&["recover", "--name", "kv-cli"]);
+    assert_eq!(v["name"], "kv-cli");
+    run(&["delete", "--name", "kv-cli"]);
+    run(&["purge", "--name", "kv-cli"]);
+    assert_eq!(run(&["list-deleted"]), json!([]));
+}
