@@ -112,6 +112,12 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
                 Ok(n) => tracing::info!(purged = n, "purged soft-deleted vaults past retention"),
                 Err(e) => tracing::warn!(error = %e, "scheduled purge of vaults failed"),
             }
+            // Lifetime actions of key rotation policies run on the same beat.
+            match purger.run_key_rotations().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rotated = n, "rotated keys whose rotation policy was due"),
+                Err(e) => tracing::warn!(error = %e, "key rotation pass failed"),
+            }
         }
     });
     let reloader = Arc::clone(&app);

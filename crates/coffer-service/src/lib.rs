@@ -4,10 +4,12 @@
 
 mod bootstrap;
 mod certificate;
+mod certificates;
 mod client_assertion;
 mod directory;
 mod error;
 mod keyring;
+mod keys;
 mod managed_identity;
 mod management;
 mod objects;
@@ -27,12 +29,20 @@ use coffer_identity::{Issuer, KeySet};
 use coffer_store::Store;
 
 pub use bootstrap::{BootstrapInfo, DEFAULT_VAULT};
+pub use certificates::{
+    CertKeyProps, CertLifetimeAction, CertificateImport, CertificateInput, CertificateIssuer,
+    CertificateOperation, CertificatePolicy, CertificateView, Contact, IssuerAdmin, IssuerRef,
+};
 pub use directory::{
     AppRef, ApplicationSpec, ApplicationUpdate, ApplicationView, DirectoryCaller, DirectoryFilter,
     KeyCredentialInput, KeyCredentialView, NewApplication, NewPassword, PasswordCredentialView,
     ServicePrincipalView,
 };
 pub use error::{AuthError, ServiceError};
+pub use keys::{
+    CryptoOutput, CryptoRequest, JwkInput, KeyAttributesInput, KeyCreate, KeyImport, KeyUpdate,
+    KeyView, LifetimeAction, ReleasePolicy, RotationPolicy,
+};
 pub use managed_identity::{MiError, MiToken, MiTokenRequest};
 pub use management::{
     AccessPolicyInput, AccessPolicyUpdate, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP,
@@ -58,6 +68,7 @@ pub struct Coffer {
     signing_keys: RwLock<Arc<KeySet>>,
     vaults: vaults::VaultCache,
     token_cache: token_cache::TokenCache,
+    key_providers: keys::provider::KeyProviders,
 }
 
 impl Coffer {
@@ -79,6 +90,7 @@ impl Coffer {
             signing_keys: RwLock::new(Arc::new(keys)),
             vaults: vaults::VaultCache::default(),
             token_cache: token_cache::TokenCache::default(),
+            key_providers: keys::provider::KeyProviders::default(),
         })
     }
 

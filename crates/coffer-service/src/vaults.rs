@@ -154,6 +154,28 @@ impl Coffer {
         })
     }
 
+    /// A session for the instance's own background work in vault `name` (rotation, renewal),
+    /// acting as no caller: it is never handed to a request.
+    pub(crate) async fn system_session(
+        &self,
+        name: &str,
+    ) -> Result<Option<VaultSession>, ServiceError> {
+        let Some(cached) = self.cached_vault(name).await? else {
+            return Ok(None);
+        };
+        Ok(Some(VaultSession {
+            principal: Principal {
+                tenant_id: cached.doc.tenant_id.clone(),
+                object_id: String::new(),
+                app_id: None,
+                issuer: "coffer".to_owned(),
+            },
+            doc: cached.doc,
+            vault: cached.vault,
+            key: cached.key,
+        }))
+    }
+
     /// A new vault's record in `tenant_id`, with its own data key, soft delete (90 days), no
     /// firewall and the given access policies; the caller places it (subscription, group).
     pub(crate) fn new_vault_doc(

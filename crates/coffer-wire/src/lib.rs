@@ -3,7 +3,9 @@
 //! follow the Azure REST specification.
 
 pub mod arm;
+pub mod certificates;
 pub mod error;
+pub mod keys;
 pub mod secrets;
 pub mod token;
 

@@ -1,5 +1,6 @@
-"""Runs the JavaScript SDK suite (tests/sdk/js, @azure/identity + @azure/keyvault-secrets, pinned by
-package-lock.json) against the same server, inside the same private hosts namespace."""
+"""Runs the JavaScript SDK suites (tests/sdk/js, @azure/identity, @azure/keyvault-secrets and
+@azure/keyvault-keys, pinned by package-lock.json) against the same server, inside the same
+private hosts namespace."""
 
 import hashlib
 import os
@@ -28,14 +29,19 @@ def _npm_ci() -> None:
     stamp.write_text(want)
 
 
-def test_javascript_sdk_suite(contract):
+# Each suite file and the number of tests in it, all of which must run and pass.
+SUITES = {"secrets.test.mjs": 3, "keys.test.mjs": 4}
+
+
+@pytest.mark.parametrize("suite", sorted(SUITES))
+def test_javascript_sdk_suite(contract, suite):
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.fail("node and npm are required for the JavaScript SDK suite")
     _npm_ci()
     env = dict(os.environ, NODE_EXTRA_CA_CERTS=contract.ca_cert)
     assert env.get("COFFER_BOOTSTRAP"), "the runner passes the contract path"
     result = subprocess.run(
-        ["node", "--test", "--test-reporter=spec", "secrets.test.mjs"],
+        ["node", "--test", "--test-reporter=spec", suite],
         cwd=JS_DIR,
         env=env,
         capture_output=True,
@@ -44,5 +50,6 @@ def test_javascript_sdk_suite(contract):
     )
     print(result.stdout[-6000:])
     print(result.stderr[-3000:])
-    assert result.returncode == 0, "the JavaScript SDK suite failed (output above)"
-    assert "pass 3" in result.stdout, "expected all three JavaScript tests to run and pass"
+    assert result.returncode == 0, f"the JavaScript SDK suite {suite} failed (output above)"
+    want = SUITES[suite]
+    assert f"pass {want}" in result.stdout, f"expected all {want} tests of {suite} to run and pass"

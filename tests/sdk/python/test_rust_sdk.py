@@ -1,5 +1,5 @@
-"""Runs the Rust SDK client (tests/sdk/rust: azure_identity + azure_security_keyvault_secrets,
-pinned by its Cargo.lock; scripts/test.sh builds it) against the same server, inside the same
+"""Runs the Rust SDK client (tests/sdk/rust: azure_identity, azure_security_keyvault_secrets and
+azure_security_keyvault_keys, pinned by its Cargo.lock; scripts/test.sh builds it) against the same server, inside the same
 private hosts namespace."""
 
 import os
@@ -19,3 +19,4 @@ def test_rust_sdk_client(contract):
     print(result.stderr[-4000:])
     assert result.returncode == 0, "the Rust SDK client failed (output above)"
     assert "rust sdk: set, get latest, list and a missing secret all behaved" in result.stdout
+    assert "rust sdk: keys created, signed, verified (p256 too) and read back" in result.stdout

@@ -155,7 +155,14 @@ fn bundle(ctx: &Ctx, v: SecretView) -> SecretBundle {
         value: v.value.as_ref().map(|s| s.to_string()),
         content_type: v.content_type,
         tags: v.tags,
-        kid: v.kid,
+        // Managed secrets store their key's path; the id uses the host the client called.
+        kid: v.kid.map(|k| {
+            if k.starts_with('/') {
+                format!("{}{k}", ctx.base)
+            } else {
+                k
+            }
+        }),
         managed: v.managed.then_some(true),
     }
 }

@@ -3,6 +3,10 @@
 //! token in `coffer-hsm`). Providers are synchronous and may be slow (RSA key generation): the
 //! service calls them off the async workers.
 
+mod software;
+
+pub use software::SoftwareKeys;
+
 use zeroize::Zeroizing;
 
 /// Elliptic curves, with Azure's JWK names.
@@ -68,9 +72,18 @@ pub enum KeySpec {
 /// (`n`, `e`), fixed-length coordinates (`x`, `y`). Symmetric keys have none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublicKey {
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    Ec { curve: Curve, x: Vec<u8>, y: Vec<u8> },
-    Oct { bits: u32 },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    Ec {
+        curve: Curve,
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
+    Oct {
+        bits: u32,
+    },
 }
 
 /// A private key handed in for import, as JWK members (big-endian bytes).
@@ -101,7 +114,15 @@ pub enum PrivateKeyParts {
 /// it with the vault's data key before it reaches the store, whatever it holds.
 pub struct KeyMaterial(pub Zeroizing<Vec<u8>>);
 
+/// Shows only the length: material may be a private key.
+impl std::fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyMaterial({} bytes)", self.0.len())
+    }
+}
+
 /// A key a provider made or imported.
+#[derive(Debug)]
 pub struct NewKey {
     pub material: KeyMaterial,
     pub public: PublicKey,

@@ -1,7 +1,9 @@
-//! The official Azure SDK for Rust (`azure_identity` + `azure_security_keyvault_secrets`,
-//! unmodified) against a running Coffer: ClientSecretCredential with Coffer's authority
+//! The official Azure SDK for Rust (`azure_identity`, `azure_security_keyvault_secrets` and
+//! `azure_security_keyvault_keys`, unmodified) against a running Coffer: ClientSecretCredential with Coffer's authority
 //! (`AZURE_AUTHORITY_HOST`), the CA through `SSL_CERT_FILE`, challenge-resource verification on.
 //! Reads the contract from `COFFER_BOOTSTRAP`; exits non-zero on any mismatch.
+
+mod keys;
 
 use azure_core::credentials::Secret;
 use azure_identity::ClientSecretCredential;
@@ -20,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Secret::new(field("client_secret")),
         None,
     )?;
-    let client = SecretClient::new(&field("vault_url"), credential, None)?;
+    let client = SecretClient::new(&field("vault_url"), credential.clone(), None)?;
     let name = format!("rust-{}", std::process::id());
 
     let first = SetSecretParameters {
@@ -66,5 +68,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("a missing secret was found".into());
     }
     println!("rust sdk: set, get latest, list and a missing secret all behaved");
+
+    keys::run(&field("vault_url"), credential, &name).await?;
+    println!("rust sdk: keys created, signed, verified (p256 too) and read back");
     Ok(())
 }

@@ -17,6 +17,17 @@ use crate::vaults::vault_write;
 /// Objects purged per store call when a vault is purged.
 const PURGE_PAGE: usize = 100;
 
+/// Documents the data plane keeps per vault, with ids `<vault id>` or `<vault id>/<name>`:
+/// certificate contacts, issuers, pending operations and policies (`certificates/`), and key
+/// rotation policies (`keys/`). A purge removes them with the objects.
+const PER_VAULT_DOCS: &[&str] = &[
+    "cert-contacts",
+    "cert-issuer",
+    "cert-pending",
+    crate::certificates::CERT_POLICY,
+    "key-rotation-policy",
+];
+
 impl Coffer {
     /// Soft-deleted vaults of a subscription, ordered by name.
     pub async fn list_deleted_vaults(
@@ -128,11 +139,32 @@ impl Coffer {
         self.purge_vault_objects(&doc.id).await
     }
 
-    /// Removes for good every object (live or deleted, of every kind) of the vault `vault_id`.
+    /// Removes for good every object (live or deleted, of every kind) of the vault `vault_id`,
+    /// and the documents kept beside them.
     pub(in crate::management) async fn purge_vault_objects(
         &self,
         vault_id: &str,
     ) -> Result<(), ManagementError> {
+        let prefix = format!("{vault_id}/");
+        for kind in PER_VAULT_DOCS {
+            let deletes: Vec<DocWrite> = self
+                .store
+                .list_docs(kind)
+                .await?
+                .into_iter()
+                .filter(|d| d.id == vault_id || d.id.starts_with(&prefix))
+                .map(|d| DocWrite::Delete {
+                    kind: (*kind).to_owned(),
+                    id: d.id,
+                })
+                .collect();
+            if !deletes.is_empty() {
+                match self.store.write_docs(deletes).await {
+                    Ok(()) | Err(StoreError::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
         for kind in [ObjectKind::Secret, ObjectKind::Key, ObjectKind::Certificate] {
             for deleted in [false, true] {
                 loop {
