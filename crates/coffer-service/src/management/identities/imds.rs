@@ -3,60 +3,21 @@
 
 use std::net::IpAddr;
 
-use coffer_domain::Principal;
+use coffer_domain::{IpRule, Principal};
 
 use super::{MAX_IMDS_BINDINGS, identity_not_found};
 use crate::Coffer;
 use crate::management::{ManagementError, bad, clip};
 
-/// Parses an IMDS binding (an IP address or a CIDR prefix) into its canonical network form.
-pub(crate) fn parse_binding(s: &str) -> Option<(IpAddr, u8)> {
-    let s = s.trim();
-    let (ip, len) = match s.split_once('/') {
-        Some((ip, len)) => (ip, Some(len.parse::<u8>().ok()?)),
-        None => (s, None),
-    };
-    let ip = ip.parse::<IpAddr>().ok()?.to_canonical();
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    let len = len.unwrap_or(max);
-    if len > max {
-        return None;
-    }
-    Some((mask(ip, len), len))
-}
-
-fn mask(ip: IpAddr, len: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(v4) => {
-            let bits = u32::from(v4);
-            let m = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-            IpAddr::V4((bits & m).into())
-        }
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6);
-            let m = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-            IpAddr::V6((bits & m).into())
-        }
-    }
-}
-
+/// An IMDS binding (an IP address or a CIDR prefix) in canonical form: the network, the address
+/// alone for a single host. The firewall's own rule type does the parsing.
 fn canonical_binding(s: &str) -> Option<String> {
-    let (net, len) = parse_binding(s)?;
-    let max = if net.is_ipv4() { 32 } else { 128 };
-    Some(if len == max {
-        net.to_string()
-    } else {
-        format!("{net}/{len}")
-    })
+    IpRule::parse(s).ok().map(|r| r.compact())
 }
 
 /// Whether a source address falls under a binding.
 pub(crate) fn binding_matches(binding: &str, peer: IpAddr) -> bool {
-    let peer = peer.to_canonical();
-    match parse_binding(binding) {
-        Some((net, len)) => net.is_ipv4() == peer.is_ipv4() && mask(peer, len) == net,
-        None => false,
-    }
+    IpRule::parse(binding).is_ok_and(|r| r.contains(peer))
 }
 
 impl Coffer {
