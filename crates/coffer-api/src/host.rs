@@ -19,11 +19,15 @@ pub enum Role {
 
 /// The host (with port) the client addressed.
 pub(crate) fn authority(req: &Request) -> String {
-    req.uri()
-        .authority()
+    authority_of(req.uri(), req.headers())
+}
+
+/// The host (with port) named by a request's URI (HTTP/2) or `Host` header (HTTP/1.1).
+pub(crate) fn authority_of(uri: &http::Uri, headers: &http::HeaderMap) -> String {
+    uri.authority()
         .map(|a| a.as_str().to_owned())
         .or_else(|| {
-            req.headers()
+            headers
                 .get(http::header::HOST)
                 .and_then(|h| h.to_str().ok())
                 .map(str::to_owned)

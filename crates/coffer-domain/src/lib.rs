@@ -1,5 +1,6 @@
 //! Coffer's domain model: validated names, api-versions, object attributes and the soft-delete
-//! rules, access policies and their evaluation, principals and the clock.
+//! rules, access policies and their evaluation, network rules (the firewall) and their evaluation,
+//! principals and the clock.
 //!
 //! This crate does no I/O and knows nothing of JSON or HTTP: it is plain rules over plain data.
 
@@ -9,6 +10,7 @@ pub mod clock;
 pub mod duration;
 pub mod error;
 pub mod names;
+pub mod net;
 pub mod ops;
 pub mod policy;
 pub mod principal;
@@ -19,6 +21,7 @@ pub use attributes::{Attributes, RecoveryLevel};
 pub use clock::{Clock, SystemClock};
 pub use error::DomainError;
 pub use names::{ObjectName, VaultName};
+pub use net::{FirewallDecision, IpRule, NetworkAcls};
 pub use ops::VaultOp;
 pub use policy::{
     AccessPolicy, CertificatePermission, KeyPermission, Permission, Permissions, SecretPermission,

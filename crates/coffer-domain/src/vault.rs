@@ -1,9 +1,11 @@
-//! A vault: its tenant, soft-delete settings and access policies.
+//! A vault: its tenant, soft-delete settings, access policies and network rules.
 
-use crate::{AccessPolicy, RecoveryLevel};
+use crate::{AccessPolicy, NetworkAcls, RecoveryLevel};
 
 /// Retention Azure applies when none is set.
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+/// The range `softDeleteRetentionInDays` may take.
+pub const RETENTION_DAYS: std::ops::RangeInclusive<u32> = 7..=90;
 
 /// A vault's settings as the data plane needs them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +16,7 @@ pub struct Vault {
     pub retention_days: u32,
     pub purge_protection: bool,
     pub access_policies: Vec<AccessPolicy>,
+    pub network_acls: NetworkAcls,
 }
 
 impl Vault {

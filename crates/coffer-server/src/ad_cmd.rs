@@ -20,10 +20,10 @@ pub(crate) struct Common {
         default_value = "coffer-data",
         global = true
     )]
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// Output format: json or table.
     #[arg(long, short = 'o', default_value = "json", global = true)]
-    output: String,
+    pub(crate) output: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -15,6 +15,9 @@ pub(crate) struct Contract {
     pub(crate) tenant_id: String,
     pub(crate) client_id: String,
     pub(crate) client_secret: String,
+    /// Object id of the admin's service principal.
+    #[serde(default)]
+    pub(crate) object_id: Option<String>,
     pub(crate) authority: String,
     pub(crate) vault_resource: String,
     pub(crate) ca_cert: Option<PathBuf>,

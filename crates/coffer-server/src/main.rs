@@ -7,6 +7,7 @@ mod serve;
 mod setup;
 mod tls;
 mod token_cmd;
+mod vault_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +40,14 @@ enum Command {
     Identity {
         #[command(subcommand)]
         command: ad_cmd::IdentityCommand,
+        #[command(flatten)]
+        common: ad_cmd::Common,
+    },
+    /// Vaults as ARM resources: create, show, list, delete, recover, purge, access policies and
+    /// firewall rules, with `az keyvault`'s flag names.
+    Vault {
+        #[command(subcommand)]
+        command: vault_cmd::VaultCommand,
         #[command(flatten)]
         common: ad_cmd::Common,
     },
@@ -107,6 +116,7 @@ fn main() -> ExitCode {
         Command::Token(cmd) => rt.block_on(token_cmd::run(cmd)),
         Command::Ad { command, common } => rt.block_on(ad_cmd::run_ad(command, common)),
         Command::Identity { command, common } => rt.block_on(ad_cmd::run_identity(command, common)),
+        Command::Vault { command, common } => rt.block_on(vault_cmd::run(command, common)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

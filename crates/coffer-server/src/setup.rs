@@ -18,7 +18,7 @@ use crate::ServeArgs;
 use crate::fsutil::write_private;
 use crate::tls::{TlsFiles, ensure_dev_certificates, server_config};
 
-/// How often soft-deleted objects past their retention are purged.
+/// How often soft-deleted objects and vaults past their retention are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// How often the token signing keys are re-read from the store.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
@@ -121,6 +121,11 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "purged soft-deleted objects past retention"),
                 Err(e) => tracing::warn!(error = %e, "scheduled purge failed"),
+            }
+            match purger.purge_expired_vaults().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged soft-deleted vaults past retention"),
+                Err(e) => tracing::warn!(error = %e, "scheduled purge of vaults failed"),
             }
             // Lifetime actions of key rotation policies run on the same beat.
             match purger.run_key_rotations().await {

@@ -1,7 +1,8 @@
 //! First-start provisioning: a default tenant, the admin application with its service principal,
 //! the default vault whose access policy grants the admin everything, and the management scope
-//! (a default subscription with a default resource group). A data directory made before the
-//! management scope existed gets it on its next start.
+//! (a default subscription with a default resource group, where the default vault lives as an
+//! ordinary `Microsoft.KeyVault/vaults` resource). A data directory made before the management
+//! scope (or ARM vaults) existed gets it on its next start.
 
 use coffer_domain::{AccessPolicy, Permissions};
 use coffer_store::{DocMode, DocWrite};
@@ -13,8 +14,9 @@ use crate::management::{
 };
 use crate::records::{
     APP, AppDoc, INSTANCE, RESOURCE_GROUP, ResourceGroupDoc, SUBSCRIPTION, SubscriptionDoc, TENANT,
-    TenantDoc,
+    TenantDoc, VAULT, VaultDoc,
 };
+use crate::vaults::vault_write;
 use crate::{Coffer, ServiceError};
 
 const BOOTSTRAP_ID: &str = "bootstrap";
@@ -88,7 +90,7 @@ impl Coffer {
                 app_doc_id(&tenant_id, &app_id),
                 serde_json::to_vec(&app)?,
             ),
-            self.new_vault_write(DEFAULT_VAULT, &tenant_id, vec![policy])?,
+            vault_write(&self.default_vault(&info, policy)?, DocMode::Create)?,
             subscription_write(&self.default_subscription(&info))?,
             resource_group_write(&self.default_resource_group(&info))?,
             put(
@@ -113,6 +115,18 @@ impl Coffer {
             Some(doc) => Ok(Some((serde_json::from_slice(&doc.body)?, doc.revision))),
             None => Ok(None),
         }
+    }
+
+    /// The default vault: an ordinary ARM resource of the default subscription and group.
+    fn default_vault(
+        &self,
+        info: &BootstrapInfo,
+        policy: AccessPolicy,
+    ) -> Result<VaultDoc, ServiceError> {
+        let mut doc = self.new_vault_doc(DEFAULT_VAULT, &info.tenant_id, vec![policy])?;
+        doc.subscription_id = info.subscription_id.clone();
+        doc.resource_group = info.resource_group.clone();
+        Ok(doc)
     }
 
     fn default_subscription(&self, info: &BootstrapInfo) -> SubscriptionDoc {
@@ -163,6 +177,15 @@ impl Coffer {
         let rg = rg_key(&info.subscription_id, &info.resource_group);
         if self.store.get_doc(RESOURCE_GROUP, &rg).await?.is_none() {
             writes.push(resource_group_write(&self.default_resource_group(&info))?);
+        }
+        // Vaults made before vaults were ARM resources belong to the default scope.
+        for d in self.store.list_docs(VAULT).await? {
+            let mut doc: VaultDoc = serde_json::from_slice(&d.body)?;
+            if doc.subscription_id.is_empty() {
+                doc.subscription_id = info.subscription_id.clone();
+                doc.resource_group = info.resource_group.clone();
+                writes.push(vault_write(&doc, DocMode::Update(d.revision))?);
+            }
         }
         if writes.is_empty() {
             return Ok(info);

@@ -53,9 +53,11 @@ pub use keys::{
 };
 pub use managed_identity::{MiError, MiToken, MiTokenRequest};
 pub use management::{
-    DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, IdentitySecrets, IdentityView, ManagementError,
-    ProviderView, ResourceGroupView, ResourceInput, SYSTEM_ASSIGNED_IDENTITY_TYPE,
-    SubscriptionView, TenantView, USER_ASSIGNED_IDENTITY_TYPE,
+    AccessPolicyInput, AccessPolicyUpdate, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP,
+    DeletedVaultView, GenericResourceView, IdentitySecrets, IdentityView, ManagementError,
+    NameAvailability, NetworkAclsInput, ProviderView, ResourceGroupView, ResourceInput,
+    SYSTEM_ASSIGNED_IDENTITY_TYPE, SubscriptionView, TenantView, USER_ASSIGNED_IDENTITY_TYPE,
+    VAULT_TYPE, VaultInput, VaultView, VirtualNetworkRule,
 };
 pub use objects::{ListPage, MAX_PAGE};
 pub use secrets::{MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView};

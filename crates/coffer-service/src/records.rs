@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) const TENANT: &str = "tenant";
 pub(crate) const APP: &str = "app";
 pub(crate) const VAULT: &str = "vault";
+/// Soft-deleted vaults, by name: the name stays taken until the vault is purged or recovered.
+pub(crate) const DELETED_VAULT: &str = "deleted-vault";
 pub(crate) const SIGNING_KEY: &str = "signing-key";
 pub(crate) const INSTANCE: &str = "instance";
 pub(crate) const USER: &str = "user";
@@ -132,6 +134,10 @@ pub(crate) struct AccessPolicyDoc {
     pub(crate) permissions: PermissionsDoc,
 }
 
+/// A vault (kind [`VAULT`], id: the lowercase name, global per instance). Soft-deleted vaults
+/// move to kind [`DELETED_VAULT`] under the same id, with `deleted` set. Fields after
+/// `wrapped_key` came with vaults as ARM resources; records written before have their defaults
+/// (the bootstrap fills in the ARM placement of such a vault).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct VaultDoc {
     /// Random id used in associated data, so a recreated vault never opens old ciphertexts.
@@ -144,6 +150,79 @@ pub(crate) struct VaultDoc {
     pub(crate) access_policies: Vec<AccessPolicyDoc>,
     /// The vault's data key, wrapped by the root key (base64).
     pub(crate) wrapped_key: String,
+    /// Subscription and resource group, as created; empty in records from before ARM vaults.
+    #[serde(default)]
+    pub(crate) subscription_id: String,
+    #[serde(default)]
+    pub(crate) resource_group: String,
+    #[serde(default = "default_location")]
+    pub(crate) location: String,
+    #[serde(default)]
+    pub(crate) tags: BTreeMap<String, String>,
+    /// `standard` or `premium`.
+    #[serde(default = "default_sku")]
+    pub(crate) sku: String,
+    #[serde(default)]
+    pub(crate) network_acls: NetworkAclsDoc,
+    #[serde(default)]
+    pub(crate) public_network_disabled: bool,
+    #[serde(default)]
+    pub(crate) enabled_for_deployment: bool,
+    #[serde(default)]
+    pub(crate) enabled_for_disk_encryption: bool,
+    #[serde(default)]
+    pub(crate) enabled_for_template_deployment: bool,
+    /// Unix seconds; 0 in records from before ARM vaults.
+    #[serde(default)]
+    pub(crate) created: i64,
+    /// Set while the vault is soft-deleted.
+    #[serde(default)]
+    pub(crate) deleted: Option<VaultDeletionDoc>,
+}
+
+fn default_location() -> String {
+    crate::DEFAULT_LOCATION.to_owned()
+}
+
+fn default_sku() -> String {
+    "standard".to_owned()
+}
+
+/// A vault's firewall as stored: Azure's spellings (`Allow`, `AzureServices`, CIDR ranges).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct NetworkAclsDoc {
+    pub(crate) default_action: String,
+    pub(crate) bypass: String,
+    #[serde(default)]
+    pub(crate) ip_rules: Vec<String>,
+    /// Kept and served, not evaluated: there are no virtual networks here.
+    #[serde(default)]
+    pub(crate) virtual_network_rules: Vec<VirtualNetworkRuleDoc>,
+}
+
+impl Default for NetworkAclsDoc {
+    fn default() -> Self {
+        Self {
+            default_action: "Allow".to_owned(),
+            bypass: "AzureServices".to_owned(),
+            ip_rules: Vec::new(),
+            virtual_network_rules: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct VirtualNetworkRuleDoc {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) ignore_missing_vnet_service_endpoint: bool,
+}
+
+/// When a vault was soft-deleted and when it is purged, unix seconds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct VaultDeletionDoc {
+    pub(crate) deleted: i64,
+    pub(crate) scheduled_purge: i64,
 }
 
 /// Signing key for tokens: PKCS#8 sealed with the instance key.
@@ -240,4 +319,24 @@ pub(crate) struct ManagedIdentityDoc {
     /// Source addresses (IPs or CIDR prefixes) whose IMDS-style token requests may use it.
     #[serde(default)]
     pub(crate) imds_addresses: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vault_record_from_before_arm_vaults_still_reads() {
+        let old = r#"{"id":"v1","name":"dev","tenant_id":"t","soft_delete":true,"retention_days":90,
+            "purge_protection":false,"access_policies":[{"tenant_id":"t","object_id":"o",
+            "application_id":null,"permissions":{"secrets":["get"]}}],"wrapped_key":"k"}"#;
+        let doc: VaultDoc = serde_json::from_str(old).unwrap();
+        assert_eq!(doc.name, "dev");
+        assert!(doc.subscription_id.is_empty() && doc.resource_group.is_empty());
+        assert_eq!(doc.location, "local");
+        assert_eq!(doc.sku, "standard");
+        assert_eq!(doc.network_acls.default_action, "Allow");
+        assert!(!doc.public_network_disabled);
+        assert!(doc.deleted.is_none());
+    }
 }

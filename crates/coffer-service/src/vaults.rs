@@ -6,10 +6,11 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use coffer_crypto::DataKey;
+use coffer_domain::net::{Bypass, DefaultAction, PublicNetworkAccess};
 use coffer_domain::policy::{Decision, evaluate};
 use coffer_domain::{
-    AccessPolicy, CertificatePermission, KeyPermission, Permissions, Principal, SecretPermission,
-    StoragePermission, Vault, VaultOp,
+    AccessPolicy, CertificatePermission, IpRule, KeyPermission, NetworkAcls, Permissions,
+    Principal, SecretPermission, StoragePermission, Vault, VaultOp,
 };
 use coffer_store::{DocMode, DocWrite};
 
@@ -55,6 +56,18 @@ impl VaultCache {
     fn put(&self, name: String, entry: CachedVault) {
         if let Ok(mut map) = self.entries.write() {
             map.insert(name, entry);
+        }
+    }
+
+    fn remove(&self, name: &str) {
+        if let Ok(mut map) = self.entries.write() {
+            map.remove(name);
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut map) = self.entries.write() {
+            map.clear();
         }
     }
 }
@@ -163,15 +176,16 @@ impl Coffer {
         }))
     }
 
-    /// Creates a vault in `tenant_id` with soft delete (90 days) and the given access policies.
-    pub(crate) fn new_vault_write(
+    /// A new vault's record in `tenant_id`, with its own data key, soft delete (90 days), no
+    /// firewall and the given access policies; the caller places it (subscription, group).
+    pub(crate) fn new_vault_doc(
         &self,
         name: &str,
         tenant_id: &str,
         policies: Vec<AccessPolicy>,
-    ) -> Result<DocWrite, ServiceError> {
+    ) -> Result<VaultDoc, ServiceError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let doc = VaultDoc {
+        Ok(VaultDoc {
             wrapped_key: keyring::new_vault_key(&self.root, &id)?,
             id,
             name: name.to_ascii_lowercase(),
@@ -180,17 +194,44 @@ impl Coffer {
             retention_days: coffer_domain::vault::DEFAULT_RETENTION_DAYS,
             purge_protection: false,
             access_policies: policies.into_iter().map(policy_doc).collect(),
-        };
-        Ok(DocWrite::Put {
-            kind: VAULT.to_owned(),
-            id: doc.name.clone(),
-            body: serde_json::to_vec(&doc)?,
-            mode: DocMode::Create,
+            subscription_id: String::new(),
+            resource_group: String::new(),
+            location: crate::DEFAULT_LOCATION.to_owned(),
+            tags: Default::default(),
+            sku: "standard".to_owned(),
+            network_acls: Default::default(),
+            public_network_disabled: false,
+            enabled_for_deployment: false,
+            enabled_for_disk_encryption: false,
+            enabled_for_template_deployment: false,
+            created: self.now(),
+            deleted: None,
         })
+    }
+
+    /// Forgets this node's cached copy of a vault, so its next request reads the record again.
+    /// Other nodes of a shared store see a change when their copy expires (`VAULT_CACHE_TTL`).
+    pub(crate) fn forget_vault(&self, name: &str) {
+        self.vaults.remove(&name.to_ascii_lowercase());
+    }
+
+    /// Forgets every cached vault (after a change to many at once).
+    pub(crate) fn forget_all_vaults(&self) {
+        self.vaults.clear();
     }
 }
 
-fn policy_doc(p: AccessPolicy) -> AccessPolicyDoc {
+/// Writes a vault's record (kind [`VAULT`], keyed by its name).
+pub(crate) fn vault_write(doc: &VaultDoc, mode: DocMode) -> Result<DocWrite, ServiceError> {
+    Ok(DocWrite::Put {
+        kind: VAULT.to_owned(),
+        id: doc.name.clone(),
+        body: serde_json::to_vec(doc)?,
+        mode,
+    })
+}
+
+pub(crate) fn policy_doc(p: AccessPolicy) -> AccessPolicyDoc {
     AccessPolicyDoc {
         tenant_id: p.tenant_id,
         object_id: p.object_id,
@@ -221,6 +262,27 @@ pub(crate) fn to_domain(doc: &VaultDoc) -> Vault {
                 permissions: permissions_of(&p.permissions),
             })
             .collect(),
+        network_acls: network_acls_of(doc),
+    }
+}
+
+/// The stored firewall as the domain evaluates it. Values were validated when written; one this
+/// build cannot read (written by a newer one) is skipped, and an unknown action denies.
+pub(crate) fn network_acls_of(doc: &VaultDoc) -> NetworkAcls {
+    let a = &doc.network_acls;
+    NetworkAcls {
+        default_action: DefaultAction::parse(&a.default_action).unwrap_or(DefaultAction::Deny),
+        bypass: Bypass::parse(&a.bypass).unwrap_or(Bypass::None),
+        ip_rules: a
+            .ip_rules
+            .iter()
+            .filter_map(|r| IpRule::parse(r).ok())
+            .collect(),
+        public_network_access: if doc.public_network_disabled {
+            PublicNetworkAccess::Disabled
+        } else {
+            PublicNetworkAccess::Enabled
+        },
     }
 }
 
@@ -230,7 +292,7 @@ fn names<P: Copy>(ps: &[P], text: fn(P) -> &'static str) -> Vec<String> {
 
 /// Stored names back to typed permissions. They were validated when written; a name this build
 /// does not know (written by a newer one) grants nothing rather than failing the vault.
-fn permissions_of(doc: &PermissionsDoc) -> Permissions {
+pub(crate) fn permissions_of(doc: &PermissionsDoc) -> Permissions {
     fn known<P>(names: &[String], parse: fn(&str) -> Option<P>) -> Vec<P> {
         names.iter().filter_map(|n| parse(n)).collect()
     }

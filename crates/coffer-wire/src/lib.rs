@@ -1,6 +1,8 @@
-//! Wire formats of Coffer: the JSON bodies of the Key Vault REST API, of the token endpoints and of
-//! Azure's error envelope. Plain serde data, no logic; names follow the Azure REST specification.
+//! Wire formats of Coffer: the JSON bodies of the Key Vault REST API, of the token endpoints, of
+//! Azure Resource Manager (`arm`) and of Azure's error envelope. Plain serde data, no logic; names
+//! follow the Azure REST specification.
 
+pub mod arm;
 pub mod certificates;
 pub mod error;
 pub mod keys;

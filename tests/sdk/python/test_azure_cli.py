@@ -111,3 +111,52 @@ def test_access_token_for_the_vault_is_accepted(az, contract):
     ).stdout
     verdict = json.loads(out)["verdict"]
     assert verdict["accepted"] is True and verdict["status"] == 200, verdict
+
+
+def test_keyvault_management_commands(az, contract, run_id):
+    """`az keyvault` management verbs against Coffer's Microsoft.KeyVault provider. The vault
+    name is in VAULT_NAMES of tests/sdk/run_python.sh."""
+    name = "az-kv-cli"
+    rg = contract.raw["resource_group"]
+    other = "00000000-0000-0000-0000-0000000000cc"
+
+    def j(*args):
+        out = az(*args, "-o", "json").stdout
+        return json.loads(out) if out.strip() else None
+
+    created = j("keyvault", "create", "-n", name, "-g", rg, "-l", "local", "--enable-rbac-authorization", "false")
+    assert created["name"] == name
+    assert created["properties"]["provisioningState"] == "Succeeded"
+    # Without --no-self-perms the CLI looked its own object id up through Graph.
+    assert any(p["objectId"] == contract.object_id for p in created["properties"]["accessPolicies"]), created
+
+    shown = j("keyvault", "show", "-n", name)  # no -g: found through the generic /resources listing
+    assert shown["id"] == created["id"]
+    assert name in [v["name"] for v in j("keyvault", "list")]
+
+    policy = j("keyvault", "set-policy", "-n", name, "--object-id", other, "--secret-permissions", "get", "list")
+    entry = [p for p in policy["properties"]["accessPolicies"] if p["objectId"] == other]
+    assert entry and sorted(entry[0]["permissions"]["secrets"]) == ["get", "list"], policy
+    policy = j("keyvault", "delete-policy", "-n", name, "--object-id", other)
+    assert other not in [p["objectId"] for p in policy["properties"]["accessPolicies"]]
+
+    updated = j("keyvault", "update", "-n", name, "--default-action", "Deny")
+    assert updated["properties"]["networkAcls"]["defaultAction"] == "Deny"
+    added = j("keyvault", "network-rule", "add", "-n", name, "--ip-address", "127.0.0.1")
+    assert [r["value"] for r in added["properties"]["networkAcls"]["ipRules"]] == ["127.0.0.1/32"]
+    rules = j("keyvault", "network-rule", "list", "-n", name)
+    assert [r["value"] for r in rules["ipRules"]] == ["127.0.0.1/32"]
+    removed = j("keyvault", "network-rule", "remove", "-n", name, "--ip-address", "127.0.0.1")
+    assert removed["properties"]["networkAcls"]["ipRules"] == []
+
+    az("keyvault", "secret", "set", "--vault-name", name, "--name", f"cli-{run_id}", "--value", "v1", "-o", "none")
+
+    az("keyvault", "delete", "-n", name)
+    assert name in [d["name"] for d in j("keyvault", "list-deleted")]
+    recovered = j("keyvault", "recover", "-n", name)
+    assert recovered["name"] == name
+    got = j("keyvault", "secret", "show", "--vault-name", name, "--name", f"cli-{run_id}")
+    assert got["value"] == "v1", "the secret came back with the vault"
+    az("keyvault", "delete", "-n", name)
+    az("keyvault", "purge", "-n", name)
+    assert name not in [d["name"] for d in j("keyvault", "list-deleted")]

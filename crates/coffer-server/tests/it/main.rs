@@ -14,3 +14,4 @@ mod keys;
 mod management;
 mod secrets;
 mod tokens;
+mod vaults_arm;
