@@ -646,15 +646,19 @@ impl Coffer {
     /// leave it, and a backup that only names a token object would not survive its purge.
     pub async fn backup_key(&self, s: &VaultSession, name: &str) -> Result<String, ServiceError> {
         s.require(VaultOp::KeyBackup)?;
-        let (_, latest) = self.object_version(s, &KEYS, name, None).await?;
-        let m = Self::key_meta(&latest)?;
-        if m.provider != provider::SOFTWARE {
-            return Err(ServiceError::BadParameter(format!(
-                "Key {} lives in the HSM and its private key cannot leave it, so it cannot be backed up.",
-                m.name
-            )));
+        let (name, _) = self.object_version(s, &KEYS, name, None).await?;
+        // Every version goes into the backup, and a name can hold token and software versions
+        // (a software key imported over an HSM one), so each is checked, not only the latest.
+        for v in self.all_versions(s, &KEYS, &name).await? {
+            let m = Self::key_meta(&v)?;
+            if m.provider != provider::SOFTWARE {
+                return Err(ServiceError::BadParameter(format!(
+                    "Key {} has a version in the HSM ({}) whose private key cannot leave it, so it cannot be backed up.",
+                    m.name, v.version
+                )));
+            }
         }
-        self.backup_object(s, &KEYS, name).await
+        self.backup_object(s, &KEYS, name.as_str()).await
     }
 
     /// `POST /keys/restore`.

@@ -193,3 +193,26 @@ async fn empty_lifetime_actions_restore_the_default_policy() {
         [("Notify".to_owned(), Some("P30D".to_owned()))]
     );
 }
+
+#[tokio::test]
+async fn a_key_with_any_token_version_is_not_backed_up() {
+    let (c, _, s) = setup().await;
+    let (key, mut meta) = c.generate_key(&ec()).await.unwrap();
+    let name = parse_name("mixed").unwrap();
+    meta.name = name.as_str().to_owned();
+    meta.kty = "EC-HSM".to_owned();
+    meta.provider = "pkcs11".to_owned();
+    c.store_key_version(&s, &name, "0".repeat(32), &key, &meta)
+        .await
+        .unwrap();
+    // A software version on top of the token one: the backup would carry both.
+    c.create_key(&s, "mixed", ec()).await.unwrap();
+    let err = c.backup_key(&s, "mixed").await.unwrap_err();
+    assert!(
+        matches!(&err, ServiceError::BadParameter(m) if m.contains("HSM")),
+        "{err:?}"
+    );
+    c.create_key(&s, "soft", ec()).await.unwrap();
+    c.create_key(&s, "soft", ec()).await.unwrap();
+    assert!(!c.backup_key(&s, "soft").await.unwrap().is_empty());
+}
