@@ -1,6 +1,7 @@
 //! Keys over HTTPS with raw requests: every bad input is a 4xx in Key Vault's envelope and changes
 //! nothing; `key_ops`, `enabled`, `nbf` and `exp` rules with Azure's codes; `/rng` bounds; HSM key
-//! types without a token; and RSA-4096 generation that does not stall other requests.
+//! types without a token; managed (certificate) keys; and RSA-4096 generation that does not stall
+//! other requests.
 
 use std::time::{Duration, Instant};
 
@@ -660,4 +661,44 @@ async fn rsa_4096_burst_does_not_stall_secret_gets() {
         slowest * 4 < elapsed,
         "the slowest GET ({slowest:?}) is not well under the burst ({elapsed:?})"
     );
+}
+
+#[tokio::test]
+async fn a_certificates_managed_key_is_used_but_not_changed_through_keys() {
+    let api = Api::start().await;
+    let policy = json!({"policy": {
+        "issuer": {"name": "Self"},
+        "x509_props": {"subject": "CN=managed.example.test", "validity_months": 12},
+        "key_props": {"kty": "EC", "crv": "P-256", "exportable": true},
+        "secret_props": {"contentType": "application/x-pkcs12"}
+    }});
+    let (st, v) = api.post("/certificates/managed/create", policy).await;
+    assert_eq!(st, 202, "{v}");
+    let key = api.ok("GET", "/keys/managed/", None).await;
+    assert_eq!(key["managed"], true, "{key}");
+    // The key signs like any other; deleting, updating or rotating it goes through the
+    // certificate, so each is a 4xx that changes nothing.
+    let signed = api
+        .ok(
+            "POST",
+            "/keys/managed//sign",
+            Some(json!({"alg": "ES256", "value": b64(&[3; 32])})),
+        )
+        .await;
+    assert_eq!(
+        B64.decode(signed["value"].as_str().unwrap()).unwrap().len(),
+        64
+    );
+    let (st, v) = api.send("DELETE", "/keys/managed", None).await;
+    bad_parameter(st, &v, "delete a managed key");
+    let (st, v) = api
+        .send("PATCH", "/keys/managed/", Some(json!({"tags": {"a": "b"}})))
+        .await;
+    bad_parameter(st, &v, "update a managed key");
+    let (st, v) = api.post("/keys/managed/rotate", json!({})).await;
+    bad_parameter(st, &v, "rotate a managed key");
+    let again = api.ok("GET", "/keys/managed/", None).await;
+    assert_eq!(again["key"]["kid"], key["key"]["kid"]);
+    assert!(again.get("tags").is_none(), "{again}");
+    assert_eq!(api.versions("managed").await, 1);
 }
