@@ -1,7 +1,7 @@
 //! Cryptographic operations with a vault key, with Key Vault's rules on when a key may be used:
-//! its `key_ops`, its enabled flag (a disabled key does no cryptographic operation at all: Key
-//! Vault's `enabled` says whether a key is usable for them, and an `oct` key's encrypt and wrap
-//! are private operations) and its validity window (outside it only decrypt, unwrap and verify
+//! its `key_ops`, its enabled flag (a disabled RSA or EC key refuses the private-key operations,
+//! decrypt, unwrap and sign, and still encrypts, wraps and verifies, as live Key Vault does; a
+//! disabled `oct` key refuses everything, since each of its operations uses the secret key) and its validity window (outside it only decrypt, unwrap and verify
 //! work, so old data stays readable). An algorithm the key's type can never do is refused
 //! as a bad parameter before any of those rules, so the caller learns what is actually wrong.
 
@@ -189,7 +189,9 @@ impl Coffer {
                 family_name(family)
             )));
         }
-        if !m.enabled {
+        let private =
+            matches!(u, Use::Decrypt | Use::Unwrap | Use::Sign) || matches!(family, KeyFamily::Oct);
+        if !m.enabled && private {
             return Err(refused(
                 format!("Operation {op} is not allowed on a disabled key."),
                 "KeyDisabled",
