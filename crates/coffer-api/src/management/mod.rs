@@ -12,7 +12,7 @@
 mod identities;
 mod keyvault;
 mod resources;
-mod toolkit;
+pub(crate) mod toolkit;
 
 use std::sync::Arc;
 
