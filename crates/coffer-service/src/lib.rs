@@ -17,6 +17,8 @@ mod objects;
 mod records;
 mod secrets;
 mod settings;
+#[cfg(test)]
+mod testing;
 mod token_cache;
 mod tokens;
 mod users;
