@@ -10,6 +10,9 @@ use coffer_store::{Deletion, ObjectKind, ObjectRef, ObjectSummary, StoreError, V
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use std::collections::HashMap;
+
+use crate::records::{VAULT, VaultDoc};
 use crate::{Coffer, ServiceError, VaultSession, keyring};
 
 /// Largest page a list operation returns (`maxresults` range is 1..=25).
@@ -301,7 +304,7 @@ impl Coffer {
         let (name, latest) = self.object_version(s, fam, name, None).await?;
         let o = object_ref(s, fam, &name);
         if !s.vault.soft_delete {
-            match self.store.purge(&o).await {
+            match self.purge_stored(s, &o).await {
                 Ok(()) | Err(StoreError::NotFound) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -374,11 +377,21 @@ impl Coffer {
                 fam.noun
             )));
         }
-        match self.store.purge(&o).await {
+        match self.purge_stored(s, &o).await {
             Ok(()) => Ok(()),
             Err(StoreError::NotFound) => Err(deleted_not_found(fam, name.as_str())),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Purges one object from the store, then gives back what its versions held outside it: a
+    /// key's objects in the PKCS#11 token.
+    async fn purge_stored(&self, s: &VaultSession, o: &ObjectRef) -> Result<(), StoreError> {
+        let removed = self.store.purge(o).await?;
+        if o.kind == ObjectKind::Key {
+            self.release_key_versions(s, &o.name, &removed).await;
+        }
+        Ok(())
     }
 
     /// Every version of an object, the latest last.
@@ -520,9 +533,26 @@ impl Coffer {
     /// Purges soft-deleted objects whose retention has ended. Returns how many were purged.
     pub async fn purge_expired(&self) -> Result<usize, ServiceError> {
         let due = self.store.due_for_purge(self.now(), 500).await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut names: HashMap<String, String> = HashMap::new();
+        for d in self.store.list_docs(VAULT).await? {
+            let v: VaultDoc = serde_json::from_slice(&d.body)?;
+            names.insert(v.id, v.name);
+        }
         let mut n = 0;
         for o in due {
-            match self.store.purge(&o).await {
+            let session = match names.get(&o.vault) {
+                Some(name) => self.system_session(name).await?,
+                None => None,
+            };
+            let purged = match &session {
+                Some(s) => self.purge_stored(s, &o).await,
+                // A vault being purged itself: its objects go with it, nothing to open.
+                None => self.store.purge(&o).await.map(|_| ()),
+            };
+            match purged {
                 Ok(()) => n += 1,
                 Err(StoreError::NotFound) => {}
                 Err(e) => return Err(e.into()),

@@ -144,19 +144,25 @@ impl Store for SqliteStore {
     }
 
     async fn append_version(&self, obj: &ObjectRef, version: Version) -> Result<(), StoreError> {
-        let obj = obj.clone();
+        self.append_versions(vec![(obj.clone(), version)]).await
+    }
+
+    async fn append_versions(&self, writes: Vec<(ObjectRef, Version)>) -> Result<(), StoreError> {
         self.write(move |tx| {
-            match object_state(tx, &obj)? {
-                State::Deleted(_) => return Err(StoreError::DeletedButRecoverable.into()),
-                State::Absent => insert_object(tx, &obj)?,
-                State::Live => {
-                    if version_by_id(tx, &obj, &version.version)?.is_some() {
-                        return Err(StoreError::AlreadyExists.into());
+            for (obj, version) in &writes {
+                match object_state(tx, obj)? {
+                    State::Deleted(_) => return Err(StoreError::DeletedButRecoverable.into()),
+                    State::Absent => insert_object(tx, obj)?,
+                    State::Live => {
+                        if version_by_id(tx, obj, &version.version)?.is_some() {
+                            return Err(StoreError::AlreadyExists.into());
+                        }
                     }
                 }
+                let seq = reserve_seq(tx, 1)?;
+                insert_version(tx, obj, version, seq)?;
             }
-            let seq = reserve_seq(tx, 1)?;
-            insert_version(tx, &obj, &version, seq)
+            Ok(())
         })
         .await
     }
@@ -374,10 +380,17 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn purge(&self, obj: &ObjectRef) -> Result<(), StoreError> {
+    async fn purge(&self, obj: &ObjectRef) -> Result<Vec<Version>, StoreError> {
         let obj = obj.clone();
         self.write(move |tx| {
             let key = params![obj.vault, obj.kind.as_str(), obj.name];
+            let removed = tx
+                .prepare_cached(&format!(
+                    "SELECT {VERSION_COLS} FROM versions
+                     WHERE vault = ?1 AND kind = ?2 AND name = ?3 ORDER BY version"
+                ))?
+                .query_map(key, |row| version_at(row, 0))?
+                .collect::<Result<Vec<_>, _>>()?;
             tx.prepare_cached("DELETE FROM versions WHERE vault = ?1 AND kind = ?2 AND name = ?3")?
                 .execute(key)?;
             let n = tx
@@ -386,7 +399,7 @@ impl Store for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound.into());
             }
-            Ok(())
+            Ok(removed)
         })
         .await
     }

@@ -46,6 +46,7 @@ pub async fn run_all(store: &dyn Store) {
     list_versions_paging(store).await;
     soft_delete_and_recover(store).await;
     purge(store).await;
+    append_versions_atomic(store).await;
     restore(store).await;
     due_for_purge(store).await;
     isolation(store).await;
@@ -962,6 +963,58 @@ pub async fn soft_delete_and_recover(store: &dyn Store) {
     );
 }
 
+/// `append_versions` writes one version to each of several objects, all or none.
+pub async fn append_versions_atomic(store: &dyn Store) {
+    let vault = "conformance-append-many";
+    let cert = obj(vault, ObjectKind::Certificate, "c");
+    let key = obj(vault, ObjectKind::Key, "c");
+    let secret = obj(vault, ObjectKind::Secret, "c");
+    store
+        .append_versions(vec![
+            (key.clone(), ver("v1", 1)),
+            (secret.clone(), ver("v1", 1)),
+            (cert.clone(), ver("v1", 1)),
+        ])
+        .await
+        .expect("append_versions");
+    for o in [&cert, &key, &secret] {
+        assert_eq!(latest(store, o).await, Some(ver("v1", 1)), "{o:?}");
+    }
+    // A clash in the last write leaves the earlier ones unwritten.
+    let other = obj(vault, ObjectKind::Key, "fresh");
+    assert_err!(
+        store
+            .append_versions(vec![
+                (other.clone(), ver("v2", 2)),
+                (cert.clone(), ver("v1", 3))
+            ])
+            .await,
+        StoreError::AlreadyExists,
+        "a taken version id in a batch"
+    );
+    assert_eq!(
+        latest(store, &other).await,
+        None,
+        "nothing of a failed batch stays"
+    );
+    soft_delete_ok(store, &secret, deletion(5)).await;
+    assert_err!(
+        store
+            .append_versions(vec![
+                (key.clone(), ver("v2", 2)),
+                (secret.clone(), ver("v2", 2))
+            ])
+            .await,
+        StoreError::DeletedButRecoverable,
+        "a soft-deleted name in a batch"
+    );
+    assert_eq!(
+        latest(store, &key).await,
+        Some(ver("v1", 1)),
+        "the key kept its version"
+    );
+}
+
 /// `purge` removes a live or deleted object with all its versions and frees the name.
 pub async fn purge(store: &dyn Store) {
     let vault = "conformance-purge";
@@ -976,7 +1029,11 @@ pub async fn purge(store: &dyn Store) {
 
     append(store, &live, ver("v1", 1)).await;
     append(store, &live, ver("v2", 2)).await;
-    store.purge(&live).await.expect("purge of a live object");
+    assert_eq!(
+        store.purge(&live).await.expect("purge of a live object"),
+        vec![ver("v1", 1), ver("v2", 2)],
+        "purge returns the versions it removed"
+    );
     assert_eq!(latest(store, &live).await, None, "a purged object is gone");
     assert_eq!(
         store.get_deleted(&live).await.expect("get_deleted"),
@@ -1002,7 +1059,11 @@ pub async fn purge(store: &dyn Store) {
 
     append(store, &gone, ver("g1", 1)).await;
     soft_delete_ok(store, &gone, deletion(10)).await;
-    store.purge(&gone).await.expect("purge of a deleted object");
+    assert_eq!(
+        store.purge(&gone).await.expect("purge of a deleted object"),
+        vec![ver("g1", 1)],
+        "purge of a deleted object returns its versions too"
+    );
     assert_eq!(
         store.get_deleted(&gone).await.expect("get_deleted"),
         None,

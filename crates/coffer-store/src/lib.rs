@@ -159,6 +159,11 @@ pub trait Store: Send + Sync {
     /// id is taken.
     async fn append_version(&self, obj: &ObjectRef, version: Version) -> Result<(), StoreError>;
 
+    /// Adds one version to each of several objects (of any kinds) in one transaction: all of
+    /// them or none, each with `append_version`'s rules. A certificate's version, its managed
+    /// key's and its managed secret's are written this way.
+    async fn append_versions(&self, writes: Vec<(ObjectRef, Version)>) -> Result<(), StoreError>;
+
     /// A version of a live (not deleted) object; `None` asks for the latest. `Ok(None)` if absent.
     async fn get_version(
         &self,
@@ -204,8 +209,10 @@ pub trait Store: Send + Sync {
     /// Moves a soft-deleted object back. `NotFound` if it is not soft-deleted.
     async fn recover(&self, obj: &ObjectRef) -> Result<(), StoreError>;
 
-    /// Removes an object and all its versions for good, live or deleted. `NotFound` if absent.
-    async fn purge(&self, obj: &ObjectRef) -> Result<(), StoreError>;
+    /// Removes an object and all its versions for good, live or deleted, and returns the
+    /// versions it removed (in version order), so a caller can release what they referenced,
+    /// such as keys held in an HSM. `NotFound` if absent.
+    async fn purge(&self, obj: &ObjectRef) -> Result<Vec<Version>, StoreError>;
 
     /// Creates an object from a backup with all its versions (the last one in the list is the
     /// latest). `AlreadyExists` if the name is live, `DeletedButRecoverable` if soft-deleted.

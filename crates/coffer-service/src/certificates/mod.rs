@@ -29,7 +29,7 @@ pub use policy::{
 
 use crate::keys::KeyCreate;
 use crate::keys::record::KeyMeta;
-use crate::objects::{CERTIFICATES, KEYS, SECRETS, aad, parse_name};
+use crate::objects::{CERTIFICATES, KEYS, SECRETS, aad, object_ref, parse_name};
 use crate::records::SecretMeta;
 use crate::secrets::validate_tags;
 use crate::{Coffer, ServiceError, VaultSession};
@@ -292,9 +292,8 @@ impl Coffer {
         Ok(p)
     }
 
-    /// Stores a certificate version with its managed key and secret, all under one version id.
-    /// The three writes are separate transactions: the certificate goes last, so a crash leaves
-    /// at worst an orphan key or secret version, never a certificate without them.
+    /// Stores a certificate version with its managed key and secret, all under one version id,
+    /// in one transaction.
     pub(crate) async fn store_certificate(
         &self,
         s: &VaultSession,
@@ -345,8 +344,7 @@ impl Coffer {
             release_policy: None,
             provider: crate::keys::provider::SOFTWARE.to_owned(),
         };
-        self.store_key_version(s, name, version.clone(), key, &key_meta)
-            .await?;
+        let key_record = self.key_version(s, name, version.clone(), key, &key_meta)?;
         // A non-exportable key never leaves: the secret then holds the certificate chain only.
         let bundle = Bundle {
             key_pkcs8: exportable.then(|| key.material.0.clone()),
@@ -375,8 +373,7 @@ impl Coffer {
             value.as_bytes(),
             &secret_meta,
         )?;
-        self.append_object_version(s, &SECRETS, name, secret)
-            .await?;
+
         let meta = CertMeta {
             name: name.as_str().to_owned(),
             cer: B64.encode(leaf),
@@ -398,8 +395,21 @@ impl Coffer {
             updated: now,
             meta: serde_json::to_vec(&meta)?,
         };
-        self.append_object_version(s, &CERTIFICATES, name, record.clone())
-            .await?;
+        let writes = vec![
+            (object_ref(s, &KEYS, name), key_record),
+            (object_ref(s, &SECRETS, name), secret),
+            (object_ref(s, &CERTIFICATES, name), record.clone()),
+        ];
+        match self.store.append_versions(writes).await {
+            Ok(()) => {}
+            Err(coffer_store::StoreError::DeletedButRecoverable) => {
+                return Err(crate::objects::deleted_but_recoverable(
+                    &CERTIFICATES,
+                    name.as_str(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(record)
     }
 

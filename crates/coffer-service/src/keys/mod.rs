@@ -317,8 +317,23 @@ impl Coffer {
         key: &NewKey,
         meta: &KeyMeta,
     ) -> Result<Version, ServiceError> {
+        let record = self.key_version(s, name, version, key, meta)?;
+        self.append_object_version(s, &KEYS, name, record.clone())
+            .await?;
+        Ok(record)
+    }
+
+    /// A new key's material sealed as version `version` of `name`, with `meta`.
+    pub(crate) fn key_version(
+        &self,
+        s: &VaultSession,
+        name: &ObjectName,
+        version: String,
+        key: &NewKey,
+        meta: &KeyMeta,
+    ) -> Result<Version, ServiceError> {
         let now = self.now();
-        let record = Version {
+        Ok(Version {
             sealed: s.key.seal(
                 &aad(s, ObjectKind::Key, &name.canonical(), &version),
                 &key.material.0,
@@ -327,10 +342,7 @@ impl Coffer {
             created: now,
             updated: now,
             meta: serde_json::to_vec(meta)?,
-        };
-        self.append_object_version(s, &KEYS, name, record.clone())
-            .await?;
-        Ok(record)
+        })
     }
 
     /// Generates a key as `c` describes, in software or the token; shared with certificates.
@@ -364,6 +376,32 @@ impl Coffer {
             provider: name.to_owned(),
         };
         Ok((key, meta))
+    }
+
+    /// Destroys the token objects of purged key versions. The purge has happened already, so a
+    /// failure only leaves an unreachable object in the token: it is logged, not returned.
+    pub(crate) async fn release_key_versions(
+        &self,
+        s: &VaultSession,
+        canonical: &str,
+        removed: &[Version],
+    ) {
+        for v in removed {
+            let Ok(m) = Self::key_meta(v) else { continue };
+            if m.provider == provider::SOFTWARE {
+                continue;
+            }
+            let released = match (
+                self.key_material(s, canonical, v),
+                self.key_providers.named(&m.provider),
+            ) {
+                (Ok(material), Ok(p)) => self.key_providers.run(move || p.destroy(&material)).await,
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            };
+            if let Err(e) = released {
+                tracing::warn!(vault = %s.doc.name, key = %m.name, version = %v.version, error = %e, "a purged key's token object could not be destroyed");
+            }
+        }
     }
 
     /// `POST /keys/{name}/create`.

@@ -1,6 +1,7 @@
 //! Keys use cases against a real (in-memory SQLite) store with a clock the tests move: rotation,
 //! rotation policies and the background pass.
 
+use coffer_crypto::keys::{KeyMaterial, KeySpec, PrivateKeyParts, PublicKey};
 use coffer_domain::Clock;
 
 use super::*;
@@ -171,4 +172,116 @@ async fn a_key_with_any_token_version_is_not_backed_up() {
     c.create_key(&s, "soft", ec()).await.unwrap();
     c.create_key(&s, "soft", ec()).await.unwrap();
     assert!(!c.backup_key(&s, "soft").await.unwrap().is_empty());
+}
+
+/// A token stand-in: keys are made in software, but it is a provider of its own name, and it
+/// records what it is asked to destroy.
+#[derive(Default)]
+struct RecordingToken {
+    destroyed: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+impl KeyProvider for RecordingToken {
+    fn name(&self) -> &'static str {
+        "recording-token"
+    }
+    fn generate(&self, spec: &KeySpec) -> Result<NewKey, coffer_crypto::keys::KeyError> {
+        coffer_crypto::keys::SoftwareKeys.generate(spec)
+    }
+    fn import(&self, parts: PrivateKeyParts) -> Result<NewKey, coffer_crypto::keys::KeyError> {
+        coffer_crypto::keys::SoftwareKeys.import(parts)
+    }
+    fn encrypt(
+        &self,
+        _: &KeyMaterial,
+        _: &PublicKey,
+        _: coffer_crypto::keys::EncryptionAlgorithm,
+        _: &[u8],
+        _: coffer_crypto::keys::CipherParams<'_>,
+    ) -> Result<coffer_crypto::keys::Encrypted, coffer_crypto::keys::KeyError> {
+        unimplemented!()
+    }
+    fn decrypt(
+        &self,
+        _: &KeyMaterial,
+        _: &PublicKey,
+        _: coffer_crypto::keys::EncryptionAlgorithm,
+        _: &[u8],
+        _: coffer_crypto::keys::CipherParams<'_>,
+    ) -> Result<Zeroizing<Vec<u8>>, coffer_crypto::keys::KeyError> {
+        unimplemented!()
+    }
+    fn sign(
+        &self,
+        _: &KeyMaterial,
+        _: &PublicKey,
+        _: coffer_crypto::keys::SignatureAlgorithm,
+        _: &[u8],
+    ) -> Result<Vec<u8>, coffer_crypto::keys::KeyError> {
+        unimplemented!()
+    }
+    fn verify(
+        &self,
+        _: &KeyMaterial,
+        _: &PublicKey,
+        _: coffer_crypto::keys::SignatureAlgorithm,
+        _: &[u8],
+        _: &[u8],
+    ) -> Result<bool, coffer_crypto::keys::KeyError> {
+        unimplemented!()
+    }
+    fn wrap(
+        &self,
+        _: &KeyMaterial,
+        _: &PublicKey,
+        _: coffer_crypto::keys::EncryptionAlgorithm,
+        _: &[u8],
+    ) -> Result<Vec<u8>, coffer_crypto::keys::KeyError> {
+        unimplemented!()
+    }
+    fn unwrap(
+        &self,
+        _: &KeyMaterial,
+        _: &PublicKey,
+        _: coffer_crypto::keys::EncryptionAlgorithm,
+        _: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, coffer_crypto::keys::KeyError> {
+        unimplemented!()
+    }
+    fn destroy(&self, key: &KeyMaterial) -> Result<(), coffer_crypto::keys::KeyError> {
+        self.destroyed.lock().unwrap().push(key.0.to_vec());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn purging_a_token_key_destroys_every_version_in_the_token() {
+    let (c, clock, s) = setup().await;
+    let token = Arc::new(RecordingToken::default());
+    c.set_hsm_provider(token.clone());
+    let hsm = || KeyCreate {
+        kty: "EC-HSM".into(),
+        ..KeyCreate::default()
+    };
+    // Purged by hand: two versions, two token objects.
+    c.create_key(&s, "by-hand", hsm()).await.unwrap();
+    c.rotate_key(&s, "by-hand").await.unwrap();
+    c.delete_key(&s, "by-hand").await.unwrap();
+    assert!(
+        token.destroyed.lock().unwrap().is_empty(),
+        "soft delete keeps them"
+    );
+    c.purge_deleted_key(&s, "by-hand").await.unwrap();
+    assert_eq!(token.destroyed.lock().unwrap().len(), 2);
+    // Purged by the scheduled pass once retention has passed.
+    c.create_key(&s, "by-schedule", hsm()).await.unwrap();
+    c.delete_key(&s, "by-schedule").await.unwrap();
+    clock.advance(91 * DAY);
+    assert_eq!(c.purge_expired().await.unwrap(), 1);
+    assert_eq!(token.destroyed.lock().unwrap().len(), 3);
+    // Software keys have nothing to release.
+    c.create_key(&s, "soft", ec()).await.unwrap();
+    c.delete_key(&s, "soft").await.unwrap();
+    c.purge_deleted_key(&s, "soft").await.unwrap();
+    assert_eq!(token.destroyed.lock().unwrap().len(), 3);
 }

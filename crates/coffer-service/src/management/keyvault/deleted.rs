@@ -182,7 +182,7 @@ impl Coffer {
                             name: o.name,
                         };
                         match self.store.purge(&obj).await {
-                            Ok(()) | Err(StoreError::NotFound) => {}
+                            Ok(_) | Err(StoreError::NotFound) => {}
                             Err(e) => return Err(e.into()),
                         }
                     }
