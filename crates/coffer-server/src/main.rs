@@ -3,7 +3,9 @@
 mod ad_cmd;
 mod audit_setup;
 mod client;
+mod diag_cmd;
 mod fsutil;
+mod logs_cmd;
 mod serve;
 mod setup;
 mod tls;
@@ -49,6 +51,14 @@ enum Command {
     Vault {
         #[command(subcommand)]
         command: vault_cmd::VaultCommand,
+        #[command(flatten)]
+        common: ad_cmd::Common,
+    },
+    /// A vault's audit log (turn it on with `coffer vault diagnostics set`): JSON lines or a
+    /// table, `-f` to follow.
+    Logs {
+        #[command(flatten)]
+        args: logs_cmd::LogsArgs,
         #[command(flatten)]
         common: ad_cmd::Common,
     },
@@ -133,6 +143,7 @@ fn main() -> ExitCode {
         Command::Ad { command, common } => rt.block_on(ad_cmd::run_ad(command, common)),
         Command::Identity { command, common } => rt.block_on(ad_cmd::run_identity(command, common)),
         Command::Vault { command, common } => rt.block_on(vault_cmd::run(command, common)),
+        Command::Logs { args, common } => rt.block_on(logs_cmd::run(args, common)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

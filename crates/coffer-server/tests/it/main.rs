@@ -5,10 +5,12 @@
 
 mod harness;
 
+mod audit;
 mod certificates;
 mod cli;
 mod directory;
 mod durability;
+mod firewall;
 mod hostile;
 mod keys;
 mod management;
