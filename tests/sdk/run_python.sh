@@ -111,10 +111,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'RC=143; exit 143' INT TERM
 
+# ---- PKCS#11 token for HSM keys ---------------------------------------------------------------
+# scripts/test.sh prepares SoftHSM before the cargo tests; prepare it here too when run alone.
+HSM_ARGS=()
+if [ -z "${COFFER_TEST_PKCS11_MODULE:-}" ] && [ "${COFFER_SKIP_HSM_TESTS:-}" != 1 ]; then
+    eval "$(bash "$REPO/scripts/softhsm.sh" "$REPO/target/softhsm")"
+fi
+if [ -n "${COFFER_TEST_PKCS11_MODULE:-}" ]; then
+    HSM_ARGS=(--pkcs11-module "$COFFER_TEST_PKCS11_MODULE" --pkcs11-token "$COFFER_TEST_PKCS11_TOKEN")
+    export COFFER_PKCS11_PIN="$COFFER_TEST_PKCS11_PIN" COFFER_SDK_HSM=1
+    log "HSM keys in PKCS#11 token '$COFFER_TEST_PKCS11_TOKEN'"
+fi
+
 PORT=$("$VPY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 DATA="$TMP/data"
 log "starting $BIN on 127.0.0.1:$PORT (data dir $DATA)"
-COFFER_LOG=${COFFER_LOG:-info} "$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" \
+COFFER_LOG=${COFFER_LOG:-info} "$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" "${HSM_ARGS[@]}" \
     >"$TMP/server.stdout" 2>"$TMP/server.stderr" </dev/null &
 SERVER_PID=$!
 

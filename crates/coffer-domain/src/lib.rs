@@ -7,6 +7,7 @@
 pub mod api_version;
 pub mod attributes;
 pub mod clock;
+pub mod diagnosis;
 pub mod duration;
 pub mod error;
 pub mod names;

@@ -140,6 +140,14 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
                 Ok(n) => tracing::info!(rotated = n, "rotated keys whose rotation policy was due"),
                 Err(e) => tracing::warn!(error = %e, "key rotation pass failed"),
             }
+            match purger.run_certificate_renewals().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    renewed = n,
+                    "renewed certificates whose AutoRenew action was due"
+                ),
+                Err(e) => tracing::warn!(error = %e, "certificate renewal pass failed"),
+            }
         }
     });
     let reloader = Arc::clone(&app);

@@ -15,7 +15,8 @@ pub enum ServiceError {
     /// The name belongs to a soft-deleted object that must be recovered or purged first.
     #[error("{0}")]
     DeletedButRecoverable(String),
-    /// The object is disabled, so the operation is refused (`innererror` names the kind).
+    /// The object's state refuses the operation: disabled, managed by Key Vault, outside its
+    /// `key_ops` or validity window (`innererror` says which, e.g. `KeyDisabled`).
     #[error("{message}")]
     Disabled {
         message: String,

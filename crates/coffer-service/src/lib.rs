@@ -19,6 +19,8 @@ mod records;
 mod request;
 mod secrets;
 mod settings;
+#[cfg(test)]
+mod testing;
 mod token_cache;
 mod tokens;
 mod users;

@@ -165,6 +165,26 @@ impl Coffer {
         })
     }
 
+    /// A certificate's secret changes only with its certificate: setting or deleting it directly
+    /// is Key Vault's 403 `SecretManagedByKeyVault`.
+    async fn refuse_if_managed(
+        &self,
+        s: &VaultSession,
+        name: &str,
+        op: &str,
+    ) -> Result<(), ServiceError> {
+        match self.object_version(s, &SECRETS, name, None).await {
+            Ok((_, v)) if Self::meta_of(&v)?.managed => Err(ServiceError::Disabled {
+                message: format!(
+                    "Operation \"{op}\" is not allowed as this object's lifetime is managed by Key Vault."
+                ),
+                inner_code: "SecretManagedByKeyVault",
+            }),
+            Ok(_) | Err(ServiceError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `PUT /secrets/{name}`: stores a new version and returns it with its value.
     pub async fn set_secret(
         &self,
@@ -182,6 +202,7 @@ impl Coffer {
         }
         validate_tags(input.tags.as_ref())?;
         validate_content_type(input.content_type.as_ref())?;
+        self.refuse_if_managed(s, name.as_str(), "set").await?;
         let meta = SecretMeta {
             name: name.as_str().to_owned(),
             content_type: input.content_type,
@@ -301,6 +322,7 @@ impl Coffer {
         name: &str,
     ) -> Result<SecretView, ServiceError> {
         s.require(VaultOp::SecretDelete)?;
+        self.refuse_if_managed(s, name, "delete").await?;
         let (latest, deletion) = self.delete_object(s, &SECRETS, name).await?;
         self.secret_view(s, &latest, None, deletion)
     }

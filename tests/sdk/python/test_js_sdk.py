@@ -1,5 +1,5 @@
-"""Runs the JavaScript SDK suites (tests/sdk/js, @azure/identity, @azure/keyvault-secrets and
-@azure/keyvault-keys, pinned by package-lock.json) against the same server, inside the same
+"""Runs the JavaScript SDK suites (tests/sdk/js, @azure/identity, @azure/keyvault-secrets,
+@azure/keyvault-keys and @azure/keyvault-certificates, pinned by package-lock.json) against the same server, inside the same
 private hosts namespace."""
 
 import hashlib
@@ -30,7 +30,7 @@ def _npm_ci() -> None:
 
 
 # Each suite file and the number of tests in it, all of which must run and pass.
-SUITES = {"secrets.test.mjs": 3, "keys.test.mjs": 5}
+SUITES = {"secrets.test.mjs": 3, "keys.test.mjs": 5, "certificates.test.mjs": 3}
 
 
 @pytest.mark.parametrize("suite", sorted(SUITES))

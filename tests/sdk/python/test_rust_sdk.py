@@ -1,6 +1,6 @@
-"""Runs the Rust SDK client (tests/sdk/rust: azure_identity, azure_security_keyvault_secrets and
-azure_security_keyvault_keys, pinned by its Cargo.lock; scripts/test.sh builds it) against the same server, inside the same
-private hosts namespace."""
+"""Runs the Rust SDK client (tests/sdk/rust: azure_identity, azure_security_keyvault_secrets,
+azure_security_keyvault_keys and azure_security_keyvault_certificates, pinned by its Cargo.lock;
+scripts/test.sh builds it) against the same server, inside the same private hosts namespace."""
 
 import os
 import pathlib
@@ -20,3 +20,7 @@ def test_rust_sdk_client(contract):
     assert result.returncode == 0, "the Rust SDK client failed (output above)"
     assert "rust sdk: set, get latest, list and a missing secret all behaved" in result.stdout
     assert "rust sdk: keys created, signed, verified (p256 too) and read back" in result.stdout
+    assert (
+        "rust sdk: self-signed PEM certificate created, its secret's cert and key match (x509-parser, p256)"
+        in result.stdout
+    )

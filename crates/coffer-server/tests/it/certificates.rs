@@ -348,3 +348,48 @@ async fn pem_whose_key_is_not_the_certificates_is_400_and_stores_nothing() {
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
+
+#[tokio::test]
+async fn a_certificates_managed_secret_is_read_but_not_set_or_deleted_directly() {
+    let s = Server::start();
+    let c = s.client();
+    let t = s.token().await;
+    create_self(&s, &c, &t, "owned").await;
+    for (req, op) in [
+        (
+            c.put(url(&s, "/secrets/owned"))
+                .bearer_auth(&t)
+                .json(&json!({"value": "replaced"})),
+            "set",
+        ),
+        (
+            c.delete(url(&s, "/secrets/owned")).bearer_auth(&t),
+            "delete",
+        ),
+    ] {
+        let body = expect_error(req, 403, op).await;
+        assert_eq!(body["error"]["code"], "Forbidden", "{body}");
+        assert_eq!(
+            body["error"]["innererror"]["code"], "SecretManagedByKeyVault",
+            "{body}"
+        );
+        assert_eq!(
+            body["error"]["message"],
+            format!(
+                "Operation \"{op}\" is not allowed as this object's lifetime is managed by Key Vault."
+            )
+        );
+    }
+    // The secret still holds the certificate's PFX, unchanged.
+    let r = c
+        .get(url(&s, "/secrets/owned/"))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["managed"], true);
+    assert_eq!(v["contentType"], "application/x-pkcs12");
+    assert!(B64.decode(v["value"].as_str().unwrap()).is_ok());
+}

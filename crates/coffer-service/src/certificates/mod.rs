@@ -7,6 +7,7 @@ mod extras;
 mod lifecycle;
 mod pending;
 mod policy;
+mod renewal;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

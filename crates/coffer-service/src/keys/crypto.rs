@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use coffer_crypto::keys::{
-    CipherParams, EncryptionAlgorithm, KeyMaterial, KeyProvider, PublicKey, SignatureAlgorithm,
+    CipherParams, EncryptionAlgorithm, KeyError, KeyMaterial, KeyProvider, PublicKey,
+    SignatureAlgorithm,
 };
 use coffer_domain::VaultOp;
 use zeroize::Zeroizing;
@@ -227,15 +228,27 @@ impl Coffer {
         })
     }
 
-    fn output(p: &Prepared, value: Zeroizing<Vec<u8>>) -> CryptoOutput {
-        CryptoOutput {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            value,
-            iv: None,
-            tag: None,
-            aad: None,
-        }
+    /// Runs one provider call with a prepared key on the bounded blocking pool, moving the key
+    /// material into it rather than copying it.
+    async fn with_key<T: Send + 'static>(
+        &self,
+        p: Prepared,
+        f: impl FnOnce(&dyn KeyProvider, &KeyMaterial, &PublicKey) -> Result<T, KeyError>
+        + Send
+        + 'static,
+    ) -> Result<(KeyId, T), ServiceError> {
+        let Prepared {
+            name,
+            version,
+            material,
+            public,
+            provider,
+        } = p;
+        let out = self
+            .key_providers
+            .run(move || f(provider.as_ref(), &material, &public))
+            .await?;
+        Ok((KeyId { name, version }, out))
     }
 
     /// `POST /keys/{name}/{version}/encrypt`.
@@ -250,29 +263,18 @@ impl Coffer {
         let p = self
             .prepare(s, name, version, Use::Encrypt, Alg::Cipher(alg))
             .await?;
-        let (provider, material, public) = (
-            Arc::clone(&p.provider),
-            p.material.0.clone(),
-            p.public.clone(),
-        );
         let (value, iv, aad) = (r.value, r.iv, r.aad.clone());
-        let out = self
-            .key_providers
-            .run(move || {
-                provider.encrypt(
-                    &KeyMaterial(material),
-                    &public,
-                    alg,
-                    &value,
-                    CipherParams {
-                        iv: iv.as_deref(),
-                        aad: aad.as_deref(),
-                        tag: None,
-                    },
-                )
+        let (id, out) = self
+            .with_key(p, move |provider, key, public| {
+                let params = CipherParams {
+                    iv: iv.as_deref(),
+                    aad: aad.as_deref(),
+                    tag: None,
+                };
+                provider.encrypt(key, public, alg, &value, params)
             })
             .await?;
-        let mut o = Self::output(&p, Zeroizing::new(out.ciphertext));
+        let mut o = id.output(Zeroizing::new(out.ciphertext));
         o.iv = out.iv;
         o.tag = out.tag;
         o.aad = r.aad;
@@ -291,28 +293,17 @@ impl Coffer {
         let p = self
             .prepare(s, name, version, Use::Decrypt, Alg::Cipher(alg))
             .await?;
-        let (provider, material, public) = (
-            Arc::clone(&p.provider),
-            p.material.0.clone(),
-            p.public.clone(),
-        );
-        let plain = self
-            .key_providers
-            .run(move || {
-                provider.decrypt(
-                    &KeyMaterial(material),
-                    &public,
-                    alg,
-                    &r.value,
-                    CipherParams {
-                        iv: r.iv.as_deref(),
-                        aad: r.aad.as_deref(),
-                        tag: r.tag.as_deref(),
-                    },
-                )
+        let (id, plain) = self
+            .with_key(p, move |provider, key, public| {
+                let params = CipherParams {
+                    iv: r.iv.as_deref(),
+                    aad: r.aad.as_deref(),
+                    tag: r.tag.as_deref(),
+                };
+                provider.decrypt(key, public, alg, &r.value, params)
             })
             .await?;
-        Ok(Self::output(&p, plain))
+        Ok(id.output(plain))
     }
 
     /// `POST /keys/{name}/{version}/wrapkey`.
@@ -327,16 +318,12 @@ impl Coffer {
         let p = self
             .prepare(s, name, version, Use::Wrap, Alg::Cipher(alg))
             .await?;
-        let (provider, material, public) = (
-            Arc::clone(&p.provider),
-            p.material.0.clone(),
-            p.public.clone(),
-        );
-        let wrapped = self
-            .key_providers
-            .run(move || provider.wrap(&KeyMaterial(material), &public, alg, &r.value))
+        let (id, wrapped) = self
+            .with_key(p, move |provider, key, public| {
+                provider.wrap(key, public, alg, &r.value)
+            })
             .await?;
-        Ok(Self::output(&p, Zeroizing::new(wrapped)))
+        Ok(id.output(Zeroizing::new(wrapped)))
     }
 
     /// `POST /keys/{name}/{version}/unwrapkey`.
@@ -351,16 +338,12 @@ impl Coffer {
         let p = self
             .prepare(s, name, version, Use::Unwrap, Alg::Cipher(alg))
             .await?;
-        let (provider, material, public) = (
-            Arc::clone(&p.provider),
-            p.material.0.clone(),
-            p.public.clone(),
-        );
-        let cek = self
-            .key_providers
-            .run(move || provider.unwrap(&KeyMaterial(material), &public, alg, &r.value))
+        let (id, cek) = self
+            .with_key(p, move |provider, key, public| {
+                provider.unwrap(key, public, alg, &r.value)
+            })
             .await?;
-        Ok(Self::output(&p, cek))
+        Ok(id.output(cek))
     }
 
     /// `POST /keys/{name}/{version}/sign`: signs a digest the caller computed.
@@ -376,16 +359,12 @@ impl Coffer {
         let p = self
             .prepare(s, name, version, Use::Sign, Alg::Signature(alg))
             .await?;
-        let (provider, material, public) = (
-            Arc::clone(&p.provider),
-            p.material.0.clone(),
-            p.public.clone(),
-        );
-        let sig = self
-            .key_providers
-            .run(move || provider.sign(&KeyMaterial(material), &public, alg, &digest))
+        let (id, sig) = self
+            .with_key(p, move |provider, key, public| {
+                provider.sign(key, public, alg, &digest)
+            })
             .await?;
-        Ok(Self::output(&p, Zeroizing::new(sig)))
+        Ok(id.output(Zeroizing::new(sig)))
     }
 
     /// `POST /keys/{name}/{version}/verify`.
@@ -402,14 +381,31 @@ impl Coffer {
         let p = self
             .prepare(s, name, version, Use::Verify, Alg::Signature(alg))
             .await?;
-        let (provider, material, public) = (
-            Arc::clone(&p.provider),
-            p.material.0.clone(),
-            p.public.clone(),
-        );
-        self.key_providers
-            .run(move || provider.verify(&KeyMaterial(material), &public, alg, &digest, &signature))
-            .await
+        let (_, ok) = self
+            .with_key(p, move |provider, key, public| {
+                provider.verify(key, public, alg, &digest, &signature)
+            })
+            .await?;
+        Ok(ok)
+    }
+}
+
+/// The key version an operation used, for the answer's `kid`.
+struct KeyId {
+    name: String,
+    version: String,
+}
+
+impl KeyId {
+    fn output(self, value: Zeroizing<Vec<u8>>) -> CryptoOutput {
+        CryptoOutput {
+            name: self.name,
+            version: self.version,
+            value,
+            iv: None,
+            tag: None,
+            aad: None,
+        }
     }
 }
 

@@ -1,56 +1,12 @@
 //! Keys use cases against a real (in-memory SQLite) store with a clock the tests move: rotation,
 //! rotation policies and the background pass.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
-use coffer_crypto::RootKey;
 use coffer_domain::Clock;
-use coffer_store_sqlite::SqliteStore;
 
 use super::*;
-use crate::{DEFAULT_VAULT, Settings};
+use crate::testing::setup;
 
 const DAY: i64 = 86_400;
-
-struct TestClock(AtomicI64);
-
-impl Clock for TestClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl TestClock {
-    fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-}
-
-async fn setup() -> (Coffer, Arc<TestClock>, VaultSession) {
-    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
-    let settings = Settings {
-        domain: "localhost".into(),
-        port: 8443,
-        token_lifetime_secs: 3600,
-        clock_skew_secs: 300,
-    };
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let coffer = Coffer::open(
-        store,
-        RootKey::generate().unwrap(),
-        Arc::clone(&clock) as Arc<dyn Clock>,
-        settings,
-    )
-    .await
-    .unwrap();
-    let boot = coffer.bootstrap().await.unwrap();
-    let mut s = coffer.system_session(DEFAULT_VAULT).await.unwrap().unwrap();
-    // The bootstrap application's access policy grants every permission.
-    s.principal.object_id = boot.object_id;
-    s.principal.app_id = Some(boot.client_id);
-    (coffer, clock, s)
-}
 
 fn ec() -> KeyCreate {
     KeyCreate {

@@ -1,8 +1,10 @@
-//! The official Azure SDK for Rust (`azure_identity`, `azure_security_keyvault_secrets` and
-//! `azure_security_keyvault_keys`, unmodified) against a running Coffer: ClientSecretCredential with Coffer's authority
+//! The official Azure SDK for Rust (`azure_identity`, `azure_security_keyvault_secrets`,
+//! `azure_security_keyvault_keys` and `azure_security_keyvault_certificates`, unmodified)
+//! against a running Coffer: ClientSecretCredential with Coffer's authority
 //! (`AZURE_AUTHORITY_HOST`), the CA through `SSL_CERT_FILE`, challenge-resource verification on.
 //! Reads the contract from `COFFER_BOOTSTRAP`; exits non-zero on any mismatch.
 
+mod certificates;
 mod keys;
 
 use azure_core::credentials::Secret;
@@ -69,7 +71,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("rust sdk: set, get latest, list and a missing secret all behaved");
 
-    keys::run(&field("vault_url"), credential, &name).await?;
+    keys::run(&field("vault_url"), credential.clone(), &name).await?;
     println!("rust sdk: keys created, signed, verified (p256 too) and read back");
+
+    certificates::run(&field("vault_url"), credential, &name).await?;
+    println!(
+        "rust sdk: self-signed PEM certificate created, its secret's cert and key match (x509-parser, p256)"
+    );
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! rest by the service) and used through aws-lc-rs. RSA and EC material is PKCS#8 DER, `oct`
 //! material the raw AES key.
 
+mod cache;
 mod ec;
 mod oct;
 mod rsa;

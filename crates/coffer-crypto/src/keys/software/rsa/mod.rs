@@ -11,6 +11,7 @@ use aws_lc_rs::rsa::{
 use aws_lc_rs::signature::{self as sig, KeyPair as _, RsaEncoding, RsaKeyPair, RsaParameters};
 use zeroize::Zeroizing;
 
+use super::cache::Parsed;
 use super::{bad_material, library, unsupported};
 use crate::keys::{EncryptionAlgorithm, KeyError, NewKey, PublicKey, SignatureAlgorithm};
 
@@ -263,13 +264,19 @@ pub(super) fn decrypt(
     Ok(out)
 }
 
+/// Parsed signing keys in use (see `cache`): signing is the hot private operation.
+static SIGNING_KEYS: std::sync::LazyLock<Parsed<RsaKeyPair>> =
+    std::sync::LazyLock::new(Parsed::default);
+
 /// Signs a digest whose length the caller has checked.
 pub(super) fn sign(
     material: &[u8],
     scheme: SignatureScheme,
     digest: &[u8],
 ) -> Result<Vec<u8>, KeyError> {
-    let pair = RsaKeyPair::from_pkcs8(material).map_err(|_| bad_material("RSA"))?;
+    let pair = SIGNING_KEYS.get_or_parse(material, |m| {
+        RsaKeyPair::from_pkcs8(m).map_err(|_| bad_material("RSA"))
+    })?;
     let digest = Digest::import_less_safe(digest, scheme.digest).map_err(|_| library("digest"))?;
     let mut signature = vec![0; pair.public_modulus_len()];
     pair.sign_digest(scheme.encoding, &digest, &mut signature)
