@@ -80,7 +80,10 @@ pub(crate) async fn run(args: LogsArgs, common: Common) -> Result<()> {
     let mut events = first["value"].as_array().cloned().unwrap_or_default();
     events.reverse();
     let mut last = print(&events, table, 0)?;
-    while args.follow {
+    if !args.follow {
+        return Ok(());
+    }
+    loop {
         tokio::time::sleep(POLL).await;
         let page = arm
             .call(
@@ -92,7 +95,6 @@ pub(crate) async fn run(args: LogsArgs, common: Common) -> Result<()> {
         let events = page["value"].as_array().cloned().unwrap_or_default();
         last = print(&events, table, last)?;
     }
-    Ok(())
 }
 
 const HEADER: [&str; 7] = [

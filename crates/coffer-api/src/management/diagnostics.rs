@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::toolkit::{ArmRequest, Failure, ok, put_answer};
+use super::toolkit::{ArmRequest, Failure, ok};
 use crate::error::arm::ArmError;
 use crate::text::clip;
 
@@ -59,10 +59,12 @@ pub(super) async fn settings_route(
                     "The request content must be {\"properties\": {\"logs\": [...], ...}}.",
                 )
             })?;
-            let (s, created) = app
+            // Azure answers 200 whether the setting was created or replaced (the CLI refuses a
+            // 201).
+            let (s, _created) = app
                 .put_diagnostic_setting(caller, subscription, rg, vault, name, setting_in(props))
                 .await?;
-            Ok(put_answer(created, setting_out(s)))
+            Ok(ok(setting_out(s)))
         }
         Method::DELETE => {
             let removed = app
