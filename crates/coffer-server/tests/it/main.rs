@@ -13,6 +13,7 @@ mod durability;
 mod firewall;
 mod hostile;
 mod keys;
+mod logs_cli;
 mod management;
 mod secrets;
 mod tokens;
