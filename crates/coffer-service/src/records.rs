@@ -79,7 +79,7 @@ pub(crate) struct ApplicationDoc {
     pub(crate) display_name: String,
     pub(crate) secrets: Vec<ClientSecretDoc>,
     /// Object id of the application object itself (Graph's `/applications/{id}`); empty in
-    /// records written before it existed, see `directory::application_object_id`.
+    /// records written before it existed, see `directory::derived_object_id`.
     #[serde(default)]
     pub(crate) app_object_id: String,
     #[serde(default)]

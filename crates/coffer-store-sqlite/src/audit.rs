@@ -9,18 +9,16 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use coffer_store::{AuditOrder, AuditQuery, AuditRecord, AuditStore, StoreError, StoredAudit};
 use rusqlite::types::Value;
-use rusqlite::{Connection, Row, Transaction, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Row, Transaction, params, params_from_iter};
 
-use crate::{
-    Fail, SchemaTooNew, SqliteStore, backend, configure, limit_to_db, message, open_reader,
-    precreate_private, restrict_companions, unix_now,
-};
+use crate::error::{Fail, message};
+use crate::limit_to_db;
+use crate::migrate::Schema;
+use crate::pool::Pool;
 
 /// The audit database's file name, inside the data directory beside `coffer.db`.
 pub const AUDIT_DB_FILE: &str = "audit.db";
@@ -54,6 +52,13 @@ const AUDIT_MIGRATIONS: &[&str] = &[
 /// The audit schema version this build writes and understands.
 pub const AUDIT_SCHEMA_VERSION: i64 = AUDIT_MIGRATIONS.len() as i64;
 
+/// The audit database's schema.
+const AUDIT_SCHEMA: Schema = Schema {
+    migrations: AUDIT_MIGRATIONS,
+    version: AUDIT_SCHEMA_VERSION,
+    table: "schema_migrations of the audit database",
+};
+
 /// Read-only connections of a file database, so `coffer logs` and the doctor never queue behind
 /// the writer.
 const AUDIT_READERS: usize = 2;
@@ -63,10 +68,8 @@ const PRUNE_STEP: i64 = 5_000;
 
 /// Coffer's audit log on SQLite.
 pub struct SqliteAuditStore {
-    conn: Arc<Mutex<Connection>>,
-    /// Empty for an in-memory database, which only its own connection can see.
-    readers: Vec<Arc<Mutex<Connection>>>,
-    next_reader: AtomicUsize,
+    /// Its own writer, and readers for a file database.
+    pool: Pool,
 }
 
 impl fmt::Debug for SqliteAuditStore {
@@ -79,30 +82,15 @@ impl SqliteAuditStore {
     /// Opens (creating if needed) the audit database at `path`, applies pending migrations, and
     /// refuses one whose schema is newer than this build knows. Blocks on file I/O.
     pub fn open(path: &Path) -> Result<SqliteAuditStore, StoreError> {
-        precreate_private(path)?;
-        let mut conn = Connection::open(path).map_err(backend)?;
-        configure(&conn, true)?;
-        migrate_audit(&mut conn)?;
-        restrict_companions(path)?;
-        let readers = (0..AUDIT_READERS)
-            .map(|_| open_reader(path).map(|c| Arc::new(Mutex::new(c))))
-            .collect::<Result<_, _>>()?;
         Ok(SqliteAuditStore {
-            conn: Arc::new(Mutex::new(conn)),
-            readers,
-            next_reader: AtomicUsize::new(0),
+            pool: Pool::open(path, &AUDIT_SCHEMA, AUDIT_READERS)?,
         })
     }
 
     /// A private in-memory audit database, for tests.
     pub fn open_in_memory() -> Result<SqliteAuditStore, StoreError> {
-        let mut conn = Connection::open_in_memory().map_err(backend)?;
-        configure(&conn, false)?;
-        migrate_audit(&mut conn)?;
         Ok(SqliteAuditStore {
-            conn: Arc::new(Mutex::new(conn)),
-            readers: Vec::new(),
-            next_reader: AtomicUsize::new(0),
+            pool: Pool::open_in_memory(&AUDIT_SCHEMA)?,
         })
     }
 
@@ -111,13 +99,7 @@ impl SqliteAuditStore {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, Fail> + Send + 'static,
     {
-        let conn = if self.readers.is_empty() {
-            Arc::clone(&self.conn)
-        } else {
-            let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-            Arc::clone(&self.readers[i])
-        };
-        SqliteStore::run(conn, TransactionBehavior::Deferred, f).await
+        self.pool.read(f).await
     }
 
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -125,54 +107,7 @@ impl SqliteAuditStore {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, Fail> + Send + 'static,
     {
-        SqliteStore::run(Arc::clone(&self.conn), TransactionBehavior::Immediate, f).await
-    }
-}
-
-/// Applies pending audit migrations, one transaction each, and refuses a newer schema.
-fn migrate_audit(conn: &mut Connection) -> Result<(), StoreError> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
-            version INTEGER PRIMARY KEY,
-            applied_at BIGINT NOT NULL
-        )",
-    )
-    .map_err(backend)?;
-    loop {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        let current: i64 = tx
-            .query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(backend)?;
-        if current > AUDIT_SCHEMA_VERSION {
-            return Err(StoreError::Backend(Box::new(SchemaTooNew {
-                found: current,
-                supported: AUDIT_SCHEMA_VERSION,
-            })));
-        }
-        if current < 0 {
-            return Err(message(format!(
-                "schema_migrations of the audit database holds an invalid version {current}"
-            )));
-        }
-        let Some(sql) = usize::try_from(current)
-            .ok()
-            .and_then(|applied| AUDIT_MIGRATIONS.get(applied))
-        else {
-            return Ok(());
-        };
-        tx.execute_batch(sql).map_err(backend)?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-            params![current + 1, unix_now()],
-        )
-        .map_err(backend)?;
-        tx.commit().map_err(backend)?;
+        self.pool.write(f).await
     }
 }
 

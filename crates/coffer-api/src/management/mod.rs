@@ -13,7 +13,7 @@ mod diagnostics;
 mod identities;
 mod keyvault;
 mod resources;
-mod toolkit;
+pub(crate) mod toolkit;
 mod trusted;
 
 use std::sync::Arc;

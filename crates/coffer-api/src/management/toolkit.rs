@@ -47,9 +47,7 @@ impl ArmRequest {
             segs.push(decode_segment(s).ok_or_else(ArmError::invalid_uri)?);
         }
         let lower = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
-        let query = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let query = query_pairs(parts.uri.query());
         Ok(Self {
             method: parts.method.clone(),
             base: format!(
@@ -67,7 +65,7 @@ impl ArmRequest {
 
     /// Reads the body, at most `limit` bytes.
     pub(crate) async fn read_body(&mut self, body: Body, limit: usize) -> Result<(), ArmError> {
-        self.body = axum::body::to_bytes(body, limit)
+        self.body = read_bounded(body, limit)
             .await
             .map_err(|_| ArmError::body_too_large(limit))?;
         Ok(())
@@ -93,9 +91,7 @@ impl ArmRequest {
 
     /// The `Authorization` header; a value that is not text reaches the token check as such.
     pub(crate) fn bearer(&self) -> Option<&str> {
-        self.headers
-            .get(http::header::AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or("\u{0}invalid"))
+        bearer_of(&self.headers)
     }
 
     /// The api-version, which every call needs: a date, optionally with a suffix.
@@ -109,10 +105,7 @@ impl ArmRequest {
 
     /// The body as `T`; `None` when there is none (or only whitespace).
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<Option<T>, ArmError> {
-        if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
-        }
-        serde_json::from_slice(&self.body).map(Some).map_err(|e| {
+        json_body(&self.body).map_err(|e| {
             ArmError::invalid_content(format!(
                 "The request content was invalid and could not be deserialized: {}.",
                 clip(&e.to_string())
@@ -203,6 +196,35 @@ impl ArmRequest {
         q.append_pair("$skiptoken", skiptoken);
         format!("{}{}?{}", self.base, self.raw_path, q.finish())
     }
+}
+
+/// Query pairs, keys and values percent-decoded (`%24top` is `$top`). Graph's API uses it too.
+pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The `Authorization` header; a value that is not text reaches the token check as such, so it
+/// fails there with the API's own 401 rather than passing as "no header".
+pub(crate) fn bearer_of(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{0}invalid"))
+}
+
+/// A body of at most `limit` bytes; an error when it is larger (or breaks off), which each API
+/// words in its own envelope.
+pub(crate) async fn read_bounded(body: Body, limit: usize) -> Result<Bytes, axum::Error> {
+    axum::body::to_bytes(body, limit).await
+}
+
+/// A JSON body as `T`; `None` when there is none (or only whitespace).
+pub(crate) fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, serde_json::Error> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(bytes).map(Some)
 }
 
 /// A listing's window: at most `top` items after the item keyed `after`.

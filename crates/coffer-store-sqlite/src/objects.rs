@@ -1,0 +1,141 @@
+//! The SQL of versioned objects: where an object stands (absent, live, soft-deleted), its
+//! versions, and the per-database version sequence that orders them.
+
+use coffer_store::{Deletion, ObjectKind, ObjectRef, Version};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use crate::error::{Fail, message};
+
+pub(crate) fn kind_from_str(s: &str) -> Result<ObjectKind, Fail> {
+    match s {
+        "certificate" => Ok(ObjectKind::Certificate),
+        "key" => Ok(ObjectKind::Key),
+        "secret" => Ok(ObjectKind::Secret),
+        other => Err(Fail::Store(message(format!(
+            "unknown object kind {other:?} in the database"
+        )))),
+    }
+}
+
+/// Columns: version, created, updated, meta, sealed (starting at `at`).
+pub(crate) fn version_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Version> {
+    Ok(Version {
+        version: row.get(at)?,
+        created: row.get(at + 1)?,
+        updated: row.get(at + 2)?,
+        meta: row.get(at + 3)?,
+        sealed: row.get(at + 4)?,
+    })
+}
+
+pub(crate) const VERSION_COLS: &str = "version, created, updated, meta, sealed";
+
+/// Where an object stands.
+pub(crate) enum State {
+    Absent,
+    Live,
+    Deleted(Deletion),
+}
+
+pub(crate) fn object_state(tx: &Transaction<'_>, obj: &ObjectRef) -> Result<State, Fail> {
+    let row = tx
+        .prepare_cached(
+            "SELECT deleted_date, scheduled_purge_date FROM objects
+             WHERE vault = ?1 AND kind = ?2 AND name = ?3",
+        )?
+        .query_row(params![obj.vault, obj.kind.as_str(), obj.name], |row| {
+            Ok((row.get::<_, Option<i64>>(0)?, row.get::<_, Option<i64>>(1)?))
+        })
+        .optional()?;
+    Ok(match row {
+        None => State::Absent,
+        Some((None, _)) => State::Live,
+        Some((Some(deleted_date), scheduled)) => State::Deleted(Deletion {
+            deleted_date,
+            scheduled_purge_date: scheduled.unwrap_or(deleted_date),
+        }),
+    })
+}
+
+pub(crate) fn latest_version(
+    tx: &Transaction<'_>,
+    obj: &ObjectRef,
+) -> Result<Option<Version>, Fail> {
+    Ok(tx
+        .prepare_cached(&format!(
+            "SELECT {VERSION_COLS} FROM versions
+             WHERE vault = ?1 AND kind = ?2 AND name = ?3
+             ORDER BY seq DESC LIMIT 1"
+        ))?
+        .query_row(params![obj.vault, obj.kind.as_str(), obj.name], |row| {
+            version_at(row, 0)
+        })
+        .optional()?)
+}
+
+pub(crate) fn version_by_id(
+    tx: &Transaction<'_>,
+    obj: &ObjectRef,
+    id: &str,
+) -> Result<Option<Version>, Fail> {
+    Ok(tx
+        .prepare_cached(&format!(
+            "SELECT {VERSION_COLS} FROM versions
+             WHERE vault = ?1 AND kind = ?2 AND name = ?3 AND version = ?4"
+        ))?
+        .query_row(params![obj.vault, obj.kind.as_str(), obj.name, id], |row| {
+            version_at(row, 0)
+        })
+        .optional()?)
+}
+
+/// Reserves `count` numbers of the per-database version sequence; returns the first.
+pub(crate) fn reserve_seq(tx: &Transaction<'_>, count: usize) -> Result<i64, Fail> {
+    let count = i64::try_from(count).map_err(|_| Fail::Store(message("too many versions")))?;
+    let changed = tx.execute(
+        "UPDATE counters SET value = value + ?1 WHERE name = 'version_seq'",
+        params![count],
+    )?;
+    if changed != 1 {
+        return Err(Fail::Store(message("the version_seq counter is missing")));
+    }
+    let last: i64 = tx.query_row(
+        "SELECT value FROM counters WHERE name = 'version_seq'",
+        [],
+        |row| row.get(0),
+    )?;
+    Ok(last - count + 1)
+}
+
+pub(crate) fn insert_object(tx: &Transaction<'_>, obj: &ObjectRef) -> Result<(), Fail> {
+    tx.prepare_cached(
+        "INSERT INTO objects (vault, kind, name, deleted_date, scheduled_purge_date)
+         VALUES (?1, ?2, ?3, NULL, NULL)",
+    )?
+    .execute(params![obj.vault, obj.kind.as_str(), obj.name])?;
+    Ok(())
+}
+
+pub(crate) fn insert_version(
+    tx: &Transaction<'_>,
+    obj: &ObjectRef,
+    v: &Version,
+    seq: i64,
+) -> Result<(), Fail> {
+    tx.prepare_cached(
+        "INSERT INTO versions (vault, kind, name, version, seq, created, updated, meta, sealed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        obj.vault,
+        obj.kind.as_str(),
+        obj.name,
+        v.version,
+        seq,
+        v.created,
+        v.updated,
+        v.meta,
+        v.sealed
+    ])?;
+    Ok(())
+}
