@@ -17,20 +17,36 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use coffer_domain::IpRule;
 use coffer_service::Coffer;
 
 pub use error::ApiError;
 pub use host::Role;
 
+/// How the edge treats connections: which peers are proxies whose `X-Forwarded-For` is
+/// believed.
+#[derive(Clone, Debug, Default)]
+pub struct Edge {
+    pub trusted_proxies: Vec<IpRule>,
+}
+
 /// Largest request body accepted; restore blobs are the largest legitimate bodies.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// Builds the router for every role.
+/// Builds the router for every role, trusting no proxy.
 pub fn router(app: Arc<Coffer>) -> Router {
+    router_with(app, Edge::default())
+}
+
+/// Builds the router for every role with the edge settings `edge`.
+pub fn router_with(app: Arc<Coffer>, edge: Edge) -> Router {
     edge_layers(
         Router::new()
             .fallback(dispatch)
-            .layer(axum::middleware::from_fn(headers::common_headers)),
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(edge),
+                headers::common_headers,
+            )),
     )
     .with_state(app)
 }
@@ -56,6 +72,9 @@ async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
         )
             .into_response();
     }
+    if req.uri().path() == "/readyz" {
+        return readiness(&app);
+    }
     let role = host::classify(&req, &app.settings().domain);
     match role {
         Role::Identity => identity::handle(app, req).await,
@@ -68,6 +87,36 @@ async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
             d = app.settings().domain
         ))
         .into_response(),
+    }
+}
+
+/// `/readyz`: ready while audit records can be written (liveness is `/healthz`).
+fn readiness(app: &Coffer) -> Response {
+    let json = [(http::header::CONTENT_TYPE, "application/json")];
+    match app.audit_writer() {
+        Some(w) if !w.healthy() => {
+            let body = serde_json::json!({
+                "status": "unavailable",
+                "reason": "the audit log cannot be written",
+                "auditFailedRecords": w.failed_records(),
+                "auditFailClosed": w.fail_closed(),
+            });
+            (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                json,
+                body.to_string(),
+            )
+                .into_response()
+        }
+        Some(w) => {
+            let body = serde_json::json!({
+                "status": "ready",
+                "auditWrittenRecords": w.written_records(),
+                "auditFailedRecords": w.failed_records(),
+            });
+            (json, body.to_string()).into_response()
+        }
+        None => (json, r#"{"status":"ready","audit":"not configured"}"#).into_response(),
     }
 }
 

@@ -87,6 +87,15 @@ pub(crate) enum SpCommand {
         #[arg(long)]
         display_name: Option<String>,
     },
+    /// Show or change Coffer's own flags of a service principal or managed identity.
+    Update {
+        /// Object id of the service principal (or the managed identity's principal id).
+        #[arg(long)]
+        id: String,
+        /// Trusted services pass vault firewalls whose bypass is AzureServices.
+        #[arg(long, action = clap::ArgAction::Set)]
+        trusted_service: Option<bool>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -323,6 +332,33 @@ pub(crate) async fn run_ad(cmd: AdCommand, common: Common) -> Result<()> {
                     ("KeyId", "keyId"),
                     ("Thumbprint", "customKeyIdentifier"),
                     ("End", "endDateTime"),
+                ],
+            )
+        }
+        AdCommand::Sp(SpCommand::Update {
+            id,
+            trusted_service,
+        }) => {
+            let arm = crate::vault_cmd::Arm::connect(&common).await?;
+            let path = format!(
+                "/providers/Coffer.Directory/servicePrincipals/{}",
+                crate::diag_cmd::percent_encode(&id)
+            );
+            let v = match trusted_service {
+                Some(t) => {
+                    arm.call(M::PATCH, &path, Some(json!({"trustedService": t})))
+                        .await?
+                }
+                None => arm.call(M::GET, &path, None).await?,
+            };
+            print_output(
+                &v,
+                table,
+                &[
+                    ("ObjectId", "objectId"),
+                    ("Type", "principalType"),
+                    ("DisplayName", "displayName"),
+                    ("TrustedService", "trustedService"),
                 ],
             )
         }

@@ -1,8 +1,11 @@
 //! `coffer`: a self-hosted Azure Key Vault. `coffer serve` runs every role behind one TLS port.
 
 mod ad_cmd;
+mod audit_setup;
 mod client;
+mod diag_cmd;
 mod fsutil;
+mod logs_cmd;
 mod serve;
 mod setup;
 mod tls;
@@ -51,6 +54,14 @@ enum Command {
         #[command(flatten)]
         common: ad_cmd::Common,
     },
+    /// A vault's audit log (turn it on with `coffer vault diagnostics set`): JSON lines or a
+    /// table, `-f` to follow.
+    Logs {
+        #[command(flatten)]
+        args: logs_cmd::LogsArgs,
+        #[command(flatten)]
+        common: ad_cmd::Common,
+    },
 }
 
 /// Options of `coffer serve`.
@@ -94,6 +105,21 @@ pub(crate) struct ServeArgs {
         requires = "pkcs11_module"
     )]
     pub(crate) pkcs11_pin: Option<String>,
+    /// A proxy (address or CIDR range) whose X-Forwarded-For is believed: the client address is
+    /// then the right-most forwarded hop that is not a trusted proxy. Repeatable.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub(crate) trusted_proxies: Vec<String>,
+    /// Refuse requests (503) to vaults whose audit log is on while records cannot be written,
+    /// instead of serving them unaudited as Azure does.
+    #[arg(long)]
+    pub(crate) audit_fail_closed: bool,
+    /// Days audit records are kept; 0 keeps them for ever.
+    #[arg(long, default_value_t = coffer_service::DEFAULT_RETENTION_DAYS)]
+    pub(crate) audit_retention_days: u32,
+    /// TESTS ONLY: while this file exists, every audit append fails (to exercise /readyz and
+    /// --audit-fail-closed).
+    #[arg(long, hide = true)]
+    pub(crate) test_only_audit_fault_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -117,6 +143,7 @@ fn main() -> ExitCode {
         Command::Ad { command, common } => rt.block_on(ad_cmd::run_ad(command, common)),
         Command::Identity { command, common } => rt.block_on(ad_cmd::run_identity(command, common)),
         Command::Vault { command, common } => rt.block_on(vault_cmd::run(command, common)),
+        Command::Logs { args, common } => rt.block_on(logs_cmd::run(args, common)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

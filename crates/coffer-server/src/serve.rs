@@ -61,9 +61,17 @@ pub(crate) async fn run(
                     return;
                 }
             };
+            let tls_version = match tls.get_ref().1.protocol_version() {
+                Some(rustls::ProtocolVersion::TLSv1_3) => Some(coffer_service::TlsVersion::Tls13),
+                Some(rustls::ProtocolVersion::TLSv1_2) => Some(coffer_service::TlsVersion::Tls12),
+                _ => None,
+            };
             let svc = app.map_request(move |req: hyper::Request<hyper::body::Incoming>| {
                 let mut req = req.map(axum::body::Body::new);
                 req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                if let Some(v) = tls_version {
+                    req.extensions_mut().insert(v);
+                }
                 req
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());

@@ -64,6 +64,13 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         app.set_hsm_provider(Arc::new(hsm));
     }
     let boot = app.bootstrap().await.context("bootstrapping")?;
+    let mut trusted_proxies = Vec::new();
+    for p in &args.trusted_proxies {
+        trusted_proxies
+            .push(coffer_domain::IpRule::parse(p).with_context(|| format!("--trusted-proxy {p}"))?);
+    }
+    let (audit_writer, audit_log) = crate::audit_setup::open(&dir, &args)?;
+    app.set_audit(audit_writer.clone(), audit_log);
 
     let files = TlsFiles::in_dir(&dir);
     ensure_dev_certificates(&files, &settings.domain)?;
@@ -154,7 +161,16 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
             }
         }
     });
-    crate::serve::run(listener, tls, coffer_api::router(app)).await
+    let edge = coffer_api::Edge { trusted_proxies };
+    let served = crate::serve::run(listener, tls, coffer_api::router_with(app, edge)).await;
+    // Connections are drained: write what the last requests queued before exiting.
+    audit_writer.shutdown().await;
+    tracing::info!(
+        written = audit_writer.written_records(),
+        failed = audit_writer.failed_records(),
+        "audit log closed"
+    );
+    served
 }
 
 /// The root key: `COFFER_ROOT_KEY` (base64 of 32 bytes) or `root.key` in the data directory,

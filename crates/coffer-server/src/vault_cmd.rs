@@ -88,6 +88,9 @@ pub(crate) enum VaultCommand {
     /// The vault's firewall rules.
     #[command(subcommand)]
     NetworkRule(NetworkRuleCommand),
+    /// The vault's diagnostic settings: turn its audit log on or off.
+    #[command(subcommand)]
+    Diagnostics(crate::diag_cmd::DiagnosticsCommand),
     /// Change firewall defaults, public access, purge protection or retention.
     Update {
         #[command(flatten)]
@@ -130,9 +133,9 @@ pub(crate) enum NetworkRuleCommand {
 #[derive(Args, Debug, Clone)]
 pub(crate) struct At {
     #[arg(long, short = 'n')]
-    name: String,
+    pub(crate) name: String,
     #[arg(long, short = 'g')]
-    resource_group: Option<String>,
+    pub(crate) resource_group: Option<String>,
 }
 
 /// Whose access policy.
@@ -152,7 +155,8 @@ const VAULT_COLUMNS: &[(&str, &str)] = &[
     ("VaultUri", "properties.vaultUri"),
 ];
 
-struct Arm {
+/// A signed-in client of the management API, as the bootstrap admin.
+pub(crate) struct Arm {
     contract: Contract,
     http: reqwest::Client,
     token: String,
@@ -161,7 +165,7 @@ struct Arm {
 }
 
 impl Arm {
-    async fn connect(common: &Common) -> Result<Self> {
+    pub(crate) async fn connect(common: &Common) -> Result<Self> {
         let contract = Contract::load(&common.data_dir)?;
         let base = contract.management_url.clone().context(
             "bootstrap.json has no management_url: restart the server with this version",
@@ -181,7 +185,7 @@ impl Arm {
         })
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -198,7 +202,7 @@ impl Arm {
         send_json(req).await
     }
 
-    fn vault_path(&self, rg: &str, name: &str) -> String {
+    pub(crate) fn vault_path(&self, rg: &str, name: &str) -> String {
         format!(
             "/subscriptions/{}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}",
             self.sub
@@ -206,7 +210,7 @@ impl Arm {
     }
 
     /// The vault's resource group: the one given, or the one the generic listing names.
-    async fn group_of(&self, at: &At) -> Result<String> {
+    pub(crate) async fn group_of(&self, at: &At) -> Result<String> {
         if let Some(rg) = &at.resource_group {
             return Ok(rg.clone());
         }
@@ -324,6 +328,7 @@ pub(crate) async fn run(cmd: VaultCommand, common: Common) -> Result<()> {
             show(v)
         }
         VaultCommand::Show { at } => show(arm.vault(&at).await?.1),
+        VaultCommand::Diagnostics(cmd) => crate::diag_cmd::run(&arm, cmd, table).await,
         VaultCommand::List { resource_group } => {
             let path = match &resource_group {
                 Some(rg) => format!(
@@ -614,7 +619,7 @@ fn with_rg(mut v: Value) -> Value {
     v
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 

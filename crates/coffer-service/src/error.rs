@@ -25,6 +25,17 @@ pub enum ServiceError {
     /// The caller lacks the permission (access policy).
     #[error("{0}")]
     Forbidden(String),
+    /// The vault's firewall refused the client address (`ForbiddenByFirewall`), or its public
+    /// network access is disabled (`ForbiddenByConnection`).
+    #[error("{message}")]
+    Firewall {
+        message: String,
+        inner_code: &'static str,
+    },
+    /// The vault's audit log is on, the instance runs fail-closed and records cannot be
+    /// written now: the request is refused rather than served unaudited.
+    #[error("{0}")]
+    AuditUnavailable(String),
     /// Something on our side failed; the message is for logs only.
     #[error("internal error: {0}")]
     Internal(String),

@@ -9,12 +9,14 @@ mod certificates;
 mod client_assertion;
 mod directory;
 mod error;
+mod firewall;
 mod keyring;
 mod keys;
 mod managed_identity;
 mod management;
 mod objects;
 mod records;
+mod request;
 mod secrets;
 mod settings;
 #[cfg(test)]
@@ -24,7 +26,7 @@ mod tokens;
 mod users;
 mod vaults;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use coffer_crypto::RootKey;
 use coffer_domain::Clock;
@@ -49,19 +51,22 @@ pub use directory::{
     ServicePrincipalView,
 };
 pub use error::{AuthError, ServiceError};
+pub use firewall::{FORBIDDEN_BY_CONNECTION, FORBIDDEN_BY_FIREWALL, TrustedServiceView};
 pub use keys::{
     CryptoOutput, CryptoRequest, JwkInput, KeyAttributesInput, KeyCreate, KeyImport, KeyUpdate,
     KeyView, LifetimeAction, ReleasePolicy, RotationPolicy,
 };
 pub use managed_identity::{MiError, MiToken, MiTokenRequest};
 pub use management::{
-    AccessPolicyInput, AccessPolicyUpdate, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP,
-    DeletedVaultView, GenericResourceView, IdentitySecrets, IdentityView, ManagementError,
-    NameAvailability, NetworkAclsInput, ProviderView, ResourceGroupView, ResourceInput,
-    SYSTEM_ASSIGNED_IDENTITY_TYPE, SubscriptionView, TenantView, USER_ASSIGNED_IDENTITY_TYPE,
-    VAULT_TYPE, VaultInput, VaultView, VirtualNetworkRule,
+    AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, DEFAULT_LOCATION,
+    DEFAULT_RESOURCE_GROUP, DIAGNOSTIC_SETTING_TYPE, DeletedVaultView, DiagnosticLog,
+    DiagnosticMetric, DiagnosticSetting, GenericResourceView, IdentitySecrets, IdentityView,
+    ManagementError, NameAvailability, NetworkAclsInput, ProviderView, ResourceGroupView,
+    ResourceInput, SYSTEM_ASSIGNED_IDENTITY_TYPE, SubscriptionView, TenantView,
+    USER_ASSIGNED_IDENTITY_TYPE, VAULT_TYPE, VaultInput, VaultView, VirtualNetworkRule,
 };
 pub use objects::{ListPage, MAX_PAGE};
+pub use request::{Facts, RequestFacts};
 pub use secrets::{MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView};
 pub use settings::Settings;
 pub use tokens::{IssuedGrant, Resource, TokenRequest};
@@ -79,6 +84,8 @@ pub struct Coffer {
     vaults: vaults::VaultCache,
     token_cache: token_cache::TokenCache,
     key_providers: keys::provider::KeyProviders,
+    /// The audit log, once the server has opened it (in-process tests may run without).
+    audit: OnceLock<(AuditWriter, AuditLog)>,
 }
 
 impl Coffer {
@@ -101,7 +108,29 @@ impl Coffer {
             vaults: vaults::VaultCache::default(),
             token_cache: token_cache::TokenCache::default(),
             key_providers: keys::provider::KeyProviders::default(),
+            audit: OnceLock::new(),
         })
+    }
+
+    /// Attaches the audit log: `writer` takes the records of vaults whose diagnostic setting
+    /// enables it, `log` reads them back. Only the first call counts.
+    pub fn set_audit(&self, writer: AuditWriter, log: AuditLog) {
+        let _ = self.audit.set((writer, log));
+    }
+
+    /// The audit writer, when the log is attached.
+    pub fn audit_writer(&self) -> Option<&AuditWriter> {
+        self.audit.get().map(|(w, _)| w)
+    }
+
+    pub(crate) fn audit_log(&self) -> Option<&AuditLog> {
+        self.audit.get().map(|(_, l)| l)
+    }
+
+    /// Whether requests to a vault with its audit log on may be served now (see
+    /// [`AuditWriter::accepting`]); true without an audit log attached.
+    pub fn audit_accepting(&self) -> bool {
+        self.audit_writer().is_none_or(AuditWriter::accepting)
     }
 
     pub fn settings(&self) -> &Settings {

@@ -16,6 +16,10 @@ pub(crate) const USER: &str = "user";
 /// Index of user principal names: `<tenant>:<upn, lowercase>` → the user's object id. Written in
 /// the same batch as the user, so two users can never share a UPN.
 pub(crate) const USER_UPN: &str = "user-upn";
+/// Principals the instance trusts as Azure services: `<tenant>:<object id>` (both lowercase) of
+/// a service principal or managed identity. Such a caller passes vault firewalls whose `bypass`
+/// is `AzureServices`. Kept beside the principal's own record so flagging one never rewrites it.
+pub(crate) const TRUSTED_SERVICE: &str = "trusted-service";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct TenantDoc {
@@ -108,6 +112,17 @@ pub(crate) struct UserDoc {
     pub(crate) directory_admin: bool,
 }
 
+/// Body of a [`TRUSTED_SERVICE`] entry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct TrustedServiceDoc {
+    pub(crate) tenant_id: String,
+    pub(crate) object_id: String,
+    /// `ServicePrincipal` or `ManagedIdentity`.
+    pub(crate) principal_type: String,
+    /// Unix seconds.
+    pub(crate) since: i64,
+}
+
 /// Body of a [`USER_UPN`] index entry.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct UpnIndexDoc {
@@ -178,6 +193,86 @@ pub(crate) struct VaultDoc {
     /// Set while the vault is soft-deleted.
     #[serde(default)]
     pub(crate) deleted: Option<VaultDeletionDoc>,
+    /// `Microsoft.Insights/diagnosticSettings` of the vault, by name; one with the `AuditEvent`
+    /// category enabled turns the audit log on.
+    #[serde(default)]
+    pub(crate) diagnostic_settings: Vec<DiagnosticSettingDoc>,
+}
+
+/// One diagnostic setting as stored: what the client sent, echoed back; only the log
+/// categories change what Coffer does (destinations are kept, the records go to the audit log).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct DiagnosticSettingDoc {
+    /// As created (names compare case-insensitively).
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) logs: Vec<DiagnosticLogDoc>,
+    #[serde(default)]
+    pub(crate) metrics: Vec<DiagnosticMetricDoc>,
+    #[serde(default)]
+    pub(crate) storage_account_id: Option<String>,
+    #[serde(default)]
+    pub(crate) workspace_id: Option<String>,
+    #[serde(default)]
+    pub(crate) event_hub_authorization_rule_id: Option<String>,
+    #[serde(default)]
+    pub(crate) event_hub_name: Option<String>,
+    #[serde(default)]
+    pub(crate) service_bus_rule_id: Option<String>,
+    #[serde(default)]
+    pub(crate) marketplace_partner_id: Option<String>,
+    #[serde(default)]
+    pub(crate) log_analytics_destination_type: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct DiagnosticLogDoc {
+    #[serde(default)]
+    pub(crate) category: Option<String>,
+    #[serde(default)]
+    pub(crate) category_group: Option<String>,
+    pub(crate) enabled: bool,
+    #[serde(default)]
+    pub(crate) retention_days: Option<u32>,
+    #[serde(default)]
+    pub(crate) retention_enabled: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct DiagnosticMetricDoc {
+    #[serde(default)]
+    pub(crate) category: Option<String>,
+    #[serde(default)]
+    pub(crate) time_grain: Option<String>,
+    pub(crate) enabled: bool,
+    #[serde(default)]
+    pub(crate) retention_days: Option<u32>,
+    #[serde(default)]
+    pub(crate) retention_enabled: bool,
+}
+
+impl DiagnosticLogDoc {
+    /// Whether this entry turns on Key Vault's `AuditEvent` category (by name, or through the
+    /// `audit` / `allLogs` category groups).
+    pub(crate) fn enables_audit(&self) -> bool {
+        self.enabled
+            && (self
+                .category
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(crate::AUDIT_CATEGORY))
+                || self.category_group.as_deref().is_some_and(|g| {
+                    g.eq_ignore_ascii_case("audit") || g.eq_ignore_ascii_case("allLogs")
+                }))
+    }
+}
+
+impl VaultDoc {
+    /// Whether a diagnostic setting turns the audit log on for this vault.
+    pub(crate) fn audit_enabled(&self) -> bool {
+        self.diagnostic_settings
+            .iter()
+            .any(|d| d.logs.iter().any(DiagnosticLogDoc::enables_audit))
+    }
 }
 
 fn default_location() -> String {

@@ -9,12 +9,18 @@ use std::sync::RwLock;
 use aws_lc_rs::digest;
 use coffer_domain::Principal;
 
+use crate::audit::AuditIdentity;
+
+/// What an accepted token says about its caller: who it is for authorization, and the claims the
+/// audit log keeps.
+pub(crate) type Caller = (Principal, AuditIdentity);
+
 /// Beyond this many entries the cache starts over; an idle token costs a few hundred bytes.
 const MAX_ENTRIES: usize = 20_000;
 
 #[derive(Clone)]
 struct Entry {
-    principal: Principal,
+    caller: Caller,
     not_before: i64,
     expires: i64,
 }
@@ -36,17 +42,17 @@ fn key(token: &str, tenant: &str) -> [u8; 32] {
 
 impl TokenCache {
     /// The principal of a token accepted before, if it is still inside its window at `now`.
-    pub(crate) fn get(&self, token: &str, tenant: &str, now: i64, skew: i64) -> Option<Principal> {
+    pub(crate) fn get(&self, token: &str, tenant: &str, now: i64, skew: i64) -> Option<Caller> {
         let map = self.entries.read().ok()?;
         let e = map.get(&key(token, tenant))?;
-        (now - skew < e.expires && e.not_before <= now + skew).then(|| e.principal.clone())
+        (now - skew < e.expires && e.not_before <= now + skew).then(|| e.caller.clone())
     }
 
     pub(crate) fn put(
         &self,
         token: &str,
         tenant: &str,
-        principal: Principal,
+        caller: Caller,
         not_before: i64,
         expires: i64,
         now: i64,
@@ -61,7 +67,7 @@ impl TokenCache {
             map.insert(
                 key(token, tenant),
                 Entry {
-                    principal,
+                    caller,
                     not_before,
                     expires,
                 },
@@ -80,13 +86,16 @@ impl TokenCache {
 mod tests {
     use super::*;
 
-    fn p() -> Principal {
-        Principal {
-            tenant_id: "t".into(),
-            object_id: "o".into(),
-            app_id: None,
-            issuer: "i".into(),
-        }
+    fn p() -> Caller {
+        (
+            Principal {
+                tenant_id: "t".into(),
+                object_id: "o".into(),
+                app_id: None,
+                issuer: "i".into(),
+            },
+            AuditIdentity::default(),
+        )
     }
 
     #[test]

@@ -8,8 +8,10 @@ use coffer_identity::{
     decode_unverified, validate,
 };
 
+use crate::audit::AuditIdentity;
 use crate::directory::clip;
 use crate::records::{ApplicationDoc, UserDoc, VaultDoc};
+use crate::token_cache::Caller;
 use crate::{AuthError, Coffer, ServiceError};
 
 /// The resources this issuer mints tokens for.
@@ -365,20 +367,21 @@ impl Coffer {
             .map_err(|e| AuthError::Internal(e.to_string()))
     }
 
-    /// Validates the `Authorization` header of a request to `vault`.
+    /// Validates the `Authorization` header of a request to `vault`: the caller, and the claims
+    /// of its token that the audit log keeps.
     pub(crate) fn authenticate(
         &self,
         authorization: Option<&str>,
         vault: &VaultDoc,
-    ) -> Result<Principal, ServiceError> {
+    ) -> Result<Caller, ServiceError> {
         let token = bearer_token(authorization).map_err(|error| ServiceError::Unauthenticated {
             error,
             tenant_id: vault.tenant_id.clone(),
         })?;
         let now = self.now();
         let skew = self.settings.clock_skew_secs;
-        if let Some(p) = self.token_cache.get(token, &vault.tenant_id, now, skew) {
-            return Ok(p);
+        if let Some(c) = self.token_cache.get(token, &vault.tenant_id, now, skew) {
+            return Ok(c);
         }
         let audiences = [self.settings.vault_resource()];
         let keys = self.signing_keys();
@@ -403,6 +406,7 @@ impl Coffer {
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_owned();
+        let identity = AuditIdentity::from_token(&valid);
         let principal = Principal {
             tenant_id: valid.tenant_id,
             object_id: valid.object_id,
@@ -414,15 +418,16 @@ impl Coffer {
             .get("nbf")
             .and_then(|v| v.as_i64())
             .unwrap_or(i64::MIN);
+        let caller = (principal, identity);
         self.token_cache.put(
             token,
             &vault.tenant_id,
-            principal.clone(),
+            caller.clone(),
             not_before,
             valid.expires_at,
             now,
         );
-        Ok(principal)
+        Ok(caller)
     }
 }
 

@@ -2,6 +2,7 @@
 //! and checks its access policy before any object is touched.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,9 @@ use coffer_domain::{
 };
 use coffer_store::{DocMode, DocWrite};
 
+use crate::audit::DenyCheck;
 use crate::records::{AccessPolicyDoc, PermissionsDoc, VAULT, VaultDoc};
+use crate::request::RequestFacts;
 use crate::{Coffer, ServiceError, keyring};
 
 /// An authenticated caller inside one vault.
@@ -23,6 +26,8 @@ pub struct VaultSession {
     pub(crate) vault: Arc<Vault>,
     pub(crate) principal: Principal,
     pub(crate) key: Arc<DataKey>,
+    /// Where the access-policy decision is noted for the request's audit entry.
+    pub(crate) facts: Arc<RequestFacts>,
 }
 
 /// How long a vault's settings are served from memory before being read again. Short, so that
@@ -87,18 +92,24 @@ impl VaultSession {
         let Some(permission) = op.permission() else {
             return Ok(());
         };
-        match evaluate(&self.vault.access_policies, &self.principal, permission) {
-            Decision::Allow(_) => Ok(()),
-            Decision::DenyMissingPermission | Decision::DenyNoPolicy => {
-                Err(ServiceError::Forbidden(format!(
-                    "The user, group or application '{}' does not have {} {} permission on key vault '{};location=local'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
-                    self.principal.describe(),
-                    permission.family(),
-                    permission.name(),
-                    self.doc.name
-                )))
-            }
-        }
+        let decision = evaluate(&self.vault.access_policies, &self.principal, permission);
+        self.facts.update(|f| {
+            f.access_policy_match = Some(matches!(decision, Decision::Allow(_)));
+        });
+        let id = match decision {
+            Decision::Allow(_) => return Ok(()),
+            Decision::DenyMissingPermission => "MissingPermission",
+            Decision::DenyNoPolicy => "NoAccessPolicy",
+        };
+        self.facts.deny(DenyCheck::AccessPolicy, id);
+        Err(ServiceError::Forbidden(format!(
+            "The user, group or application '{}' does not have {} {} permission on key vault '{};location={}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+            self.principal.describe(),
+            permission.family(),
+            permission.name(),
+            self.doc.name,
+            self.doc.location
+        )))
     }
 }
 
@@ -132,11 +143,16 @@ impl Coffer {
         Ok(Some(entry))
     }
 
-    /// Starts a request to vault `name`: the vault must exist and the bearer token must be valid.
+    /// Starts a request to vault `name` from `client`, in Key Vault's order: the vault must
+    /// exist, the bearer token must be valid, and the firewall must let the client in (the
+    /// access policy is checked by each use case). What each step found goes into `facts`.
+    /// With the vault's audit log on and the writer refusing (fail-closed), nothing is served.
     pub async fn open_vault(
         &self,
         name: &str,
         authorization: Option<&str>,
+        client: IpAddr,
+        facts: &Arc<RequestFacts>,
     ) -> Result<VaultSession, ServiceError> {
         let Some(cached) = self.cached_vault(name).await? else {
             return Err(ServiceError::VaultNotFound(format!(
@@ -145,12 +161,43 @@ impl Coffer {
                 self.settings.vault_url("<vault-name>")
             )));
         };
-        let principal = self.authenticate(authorization, &cached.doc)?;
+        let audit_enabled = cached.doc.audit_enabled();
+        facts.update(|f| {
+            f.vault = Some(cached.doc.name.clone());
+            f.resource_id = Some(crate::management::vault_resource_id(&cached.doc));
+            f.audit_enabled = audit_enabled;
+        });
+        if audit_enabled && !self.audit_accepting() {
+            facts.deny(DenyCheck::AuditUnavailable, "AuditUnavailable");
+            return Err(ServiceError::AuditUnavailable(format!(
+                "The audit log of vault '{}' cannot be written at the moment and this instance runs with --audit-fail-closed, so the request was not served. Retry later.",
+                cached.doc.name
+            )));
+        }
+        let (principal, identity) = match self.authenticate(authorization, &cached.doc) {
+            Ok(c) => c,
+            Err(e) => {
+                if let ServiceError::Unauthenticated { error, .. } = &e {
+                    facts.deny(DenyCheck::Token, error.code());
+                }
+                return Err(e);
+            }
+        };
+        facts.update(|f| f.identity = Some(identity));
+        self.check_firewall(
+            &cached.doc,
+            &cached.vault.network_acls,
+            &principal,
+            client,
+            facts,
+        )
+        .await?;
         Ok(VaultSession {
             doc: cached.doc,
             vault: cached.vault,
             principal,
             key: cached.key,
+            facts: Arc::clone(facts),
         })
     }
 
@@ -173,6 +220,7 @@ impl Coffer {
             doc: cached.doc,
             vault: cached.vault,
             key: cached.key,
+            facts: Arc::default(),
         }))
     }
 
@@ -206,6 +254,7 @@ impl Coffer {
             enabled_for_template_deployment: false,
             created: self.now(),
             deleted: None,
+            diagnostic_settings: Vec::new(),
         })
     }
 

@@ -148,6 +148,9 @@ def test_keyvault_management_commands(az, contract, run_id):
     assert [r["value"] for r in rules["ipRules"]] == ["127.0.0.1/32"]
     removed = j("keyvault", "network-rule", "remove", "-n", name, "--ip-address", "127.0.0.1")
     assert removed["properties"]["networkAcls"]["ipRules"] == []
+    # Deny with no rule left refuses this client too (the firewall is enforced): open it again.
+    opened = j("keyvault", "update", "-n", name, "--default-action", "Allow")
+    assert opened["properties"]["networkAcls"]["defaultAction"] == "Allow"
 
     az("keyvault", "secret", "set", "--vault-name", name, "--name", f"cli-{run_id}", "--value", "v1", "-o", "none")
 

@@ -66,6 +66,12 @@ impl ArmError {
             ServiceError::Forbidden(m) | ServiceError::PurgeProtected(m) => {
                 Self::new(StatusCode::FORBIDDEN, "Forbidden", m)
             }
+            ServiceError::Firewall { message, .. } => {
+                Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
+            }
+            ServiceError::AuditUnavailable(m) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", m)
+            }
             ServiceError::Internal(m) => Self::internal(&m),
             ServiceError::NotFound { message, code } => {
                 Self::new(StatusCode::NOT_FOUND, code, message)

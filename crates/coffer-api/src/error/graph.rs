@@ -70,8 +70,13 @@ impl GraphError {
                 "Authorization_RequestDenied",
                 message,
             ),
-            ServiceError::Forbidden(m) | ServiceError::PurgeProtected(m) => {
+            ServiceError::Forbidden(m)
+            | ServiceError::PurgeProtected(m)
+            | ServiceError::Firewall { message: m, .. } => {
                 Self::new(StatusCode::FORBIDDEN, "Authorization_RequestDenied", m)
+            }
+            ServiceError::AuditUnavailable(m) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable", m)
             }
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "directory request failed");

@@ -64,6 +64,11 @@ impl ApiError {
         )
     }
 
+    /// The answer's message: Coffer's own text, which never holds a secret value.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     fn with_inner(mut self, inner: &'static str) -> Self {
         self.inner = Some(inner);
         self
@@ -94,6 +99,13 @@ impl ApiError {
             } => Self::new(StatusCode::FORBIDDEN, "Forbidden", message).with_inner(inner_code),
             ServiceError::Forbidden(m) => {
                 Self::new(StatusCode::FORBIDDEN, "Forbidden", m).with_inner("AccessDenied")
+            }
+            ServiceError::Firewall {
+                message,
+                inner_code,
+            } => Self::new(StatusCode::FORBIDDEN, "Forbidden", message).with_inner(inner_code),
+            ServiceError::AuditUnavailable(m) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", m)
             }
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");

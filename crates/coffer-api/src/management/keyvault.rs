@@ -16,6 +16,7 @@ use coffer_wire::arm::keyvault::{
 };
 use http::{Method, StatusCode};
 
+use super::diagnostics;
 use super::resources::tags;
 use super::toolkit::{ArmRequest, Failure, etag, ok, put_answer, with_etag};
 use super::{ProviderScope, no_route};
@@ -38,6 +39,37 @@ pub(super) async fn route(
             Ok(ok(paging.page(r, items, |v| v.id.to_ascii_lowercase())))
         }
         (Some(rg), ["vaults", _]) => vault_routes(app, caller, r, s, rg, name(1)).await,
+        (
+            Some(rg),
+            [
+                "vaults",
+                _,
+                "providers",
+                "microsoft.insights",
+                "diagnosticsettings",
+            ],
+        ) => diagnostics::settings_route(app, caller, r, (s, rg, name(1)), None).await,
+        (
+            Some(rg),
+            [
+                "vaults",
+                _,
+                "providers",
+                "microsoft.insights",
+                "diagnosticsettings",
+                _,
+            ],
+        ) => diagnostics::settings_route(app, caller, r, (s, rg, name(1)), Some(name(5))).await,
+        (
+            Some(rg),
+            [
+                "vaults",
+                _,
+                "providers",
+                "coffer.diagnostics",
+                "auditevents",
+            ],
+        ) => diagnostics::audit_events(app, caller, r, (s, rg, name(1))).await,
         (Some(rg), ["vaults", _, "accesspolicies", _]) => {
             r.only(Method::PUT)?;
             let kind = AccessPolicyUpdate::parse(name(3)).ok_or_else(|| no_route(r))?;

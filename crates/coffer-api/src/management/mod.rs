@@ -9,10 +9,12 @@
 //!
 //! A new provider is a new module with a `route` function and one arm in [`provider_route`].
 
+mod diagnostics;
 mod identities;
 mod keyvault;
 mod resources;
 pub(crate) mod toolkit;
+mod trusted;
 
 use std::sync::Arc;
 
@@ -43,6 +45,9 @@ async fn handle_inner(app: &Coffer, req: Request) -> Result<Response, ArmError> 
     // Cloud metadata is public: `az cloud register` reads it before anyone signs in.
     if r.lower() == ["metadata", "endpoints"] {
         return resources::metadata(&r, settings);
+    }
+    if trusted::matches(&r) {
+        return trusted::route(app, r, body).await;
     }
 
     let subscription = match r.lower().as_slice() {

@@ -1,7 +1,9 @@
-//! The vault data plane on `<vault>.vault.<domain>`: authenticate, read the api-version, route
-//! the path to a [`VaultOp`] (`route`), then hand the call to its family's thin handler
-//! (`secrets`, `keys`, `certificates`), which calls the service and shapes the answer.
+//! The vault data plane on `<vault>.vault.<domain>`: authenticate, pass the firewall, read the
+//! api-version, route the path to a [`VaultOp`] (`route`), then hand the call to its family's
+//! thin handler (`secrets`, `keys`, `certificates`), which calls the service (where the access
+//! policy is checked) and shapes the answer. Every answer is then audited (`audit`).
 
+mod audit;
 mod certificates;
 mod keys;
 mod route;
@@ -14,7 +16,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use coffer_domain::{ApiVersion, Permission, VaultOp};
-use coffer_service::{Coffer, VaultSession};
+use coffer_service::{Coffer, RequestFacts, VaultSession};
 use serde::de::DeserializeOwned;
 
 use crate::text::clip;
@@ -69,22 +71,35 @@ impl Call<'_> {
 }
 
 pub(crate) async fn handle(app: Arc<Coffer>, vault: String, req: Request) -> Response {
-    match handle_inner(&app, &vault, req).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
+    let meta = audit::RequestMeta::of(&req);
+    let facts = Arc::new(RequestFacts::default());
+    let (resp, description) = match handle_inner(&app, &vault, req, &facts).await {
+        Ok(r) => (r, None),
+        Err(e) => {
+            let message = e.message().to_owned();
+            (e.into_response(), Some(message))
+        }
+    };
+    audit::record(&app, &facts, meta, resp.status().as_u16(), description);
+    resp
 }
 
-async fn handle_inner(app: &Coffer, vault: &str, req: Request) -> Result<Response, ApiError> {
+async fn handle_inner(
+    app: &Coffer,
+    vault: &str,
+    req: Request,
+    facts: &Arc<RequestFacts>,
+) -> Result<Response, ApiError> {
     let settings = app.settings();
     let authorization = req
         .headers()
         .get(http::header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
+    let client = crate::headers::client_addr(&req);
     // Authentication comes before any other check: the SDKs' first, bodiless request must get
-    // the 401 challenge whatever else is wrong with it.
+    // the 401 challenge whatever else is wrong with it. The firewall follows, as in Azure.
     let session = app
-        .open_vault(vault, authorization)
+        .open_vault(vault, authorization, client, facts)
         .await
         .map_err(|e| ApiError::from_service(e, settings))?;
     let query = parse_query(req.uri().query());

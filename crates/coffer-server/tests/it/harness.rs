@@ -35,13 +35,28 @@ impl Server {
         s
     }
 
+    /// Starts a server in a fresh directory with extra `coffer serve` options.
+    pub(crate) fn start_with(extra: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::start_in_with(&dir, free_port(), extra);
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Starts (or restarts) a server on an existing data directory.
     pub(crate) fn start_in(dir: &Path, port: u16) -> Self {
+        Self::start_in_with(dir, port, &[])
+    }
+
+    /// Starts (or restarts) a server on an existing data directory with extra options.
+    pub(crate) fn start_in_with(dir: &Path, port: u16, extra: &[&str]) -> Self {
         let started = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
             .args(["serve", "--data-dir"])
             .arg(dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
             .env("COFFER_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -71,6 +86,15 @@ impl Server {
             boot,
             ready_ms,
         }
+    }
+
+    /// Stops the process with SIGTERM (asserting a clean exit) and starts it again on the same
+    /// directory, port and extra options.
+    pub(crate) fn restart(&mut self, extra: &[&str]) {
+        assert!(self.stop().is_some_and(|st| st.success()), "clean exit");
+        let mut next = Self::start_in_with(&self.dir, self.port, extra);
+        next._tmp = self._tmp.take();
+        *self = next;
     }
 
     pub(crate) fn data_dir(&self) -> &Path {

@@ -5,12 +5,15 @@
 
 mod harness;
 
+mod audit;
 mod certificates;
 mod cli;
 mod directory;
 mod durability;
+mod firewall;
 mod hostile;
 mod keys;
+mod logs_cli;
 mod management;
 mod secrets;
 mod tokens;

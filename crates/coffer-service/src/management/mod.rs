@@ -22,9 +22,11 @@ pub(crate) use identities::binding_matches;
 pub use identities::{
     IdentitySecrets, IdentityView, SYSTEM_ASSIGNED_IDENTITY_TYPE, USER_ASSIGNED_IDENTITY_TYPE,
 };
+pub(crate) use keyvault::vault_resource_id;
 pub use keyvault::{
-    AccessPolicyInput, AccessPolicyUpdate, DeletedVaultView, NameAvailability, NetworkAclsInput,
-    VAULT_TYPE, VaultInput, VaultView, VirtualNetworkRule,
+    AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, DIAGNOSTIC_SETTING_TYPE,
+    DeletedVaultView, DiagnosticLog, DiagnosticMetric, DiagnosticSetting, NameAvailability,
+    NetworkAclsInput, VAULT_TYPE, VaultInput, VaultView, VirtualNetworkRule,
 };
 pub use resources::{
     GenericResourceView, ProviderView, ResourceGroupView, SubscriptionView, TenantView,

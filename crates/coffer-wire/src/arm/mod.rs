@@ -2,6 +2,7 @@
 //! provider shares (lists with `nextLink`, the `location`/`tags` of a tracked resource) live here.
 
 pub mod identity;
+pub mod insights;
 pub mod keyvault;
 pub mod resources;
 

@@ -8,7 +8,13 @@
 //! and `deleted` those on soft-deleted ones.
 
 mod deleted;
+mod diagnostics;
 mod vaults;
+
+pub use diagnostics::{
+    AUDIT_EVENTS_NAMESPACE, DIAGNOSTIC_SETTING_TYPE, DiagnosticLog, DiagnosticMetric,
+    DiagnosticSetting,
+};
 
 use std::collections::BTreeMap;
 
@@ -173,6 +179,11 @@ impl AccessPolicyUpdate {
 
 pub(crate) fn vault_id(subscription: &str, rg: &str, name: &str) -> String {
     format!("{}/providers/{VAULT_TYPE}/{name}", rg_id(subscription, rg))
+}
+
+/// The ARM id of a vault's record, as its audit records name it.
+pub(crate) fn vault_resource_id(doc: &VaultDoc) -> String {
+    vault_id(&doc.subscription_id, &doc.resource_group, &doc.name)
 }
 
 fn deleted_vault_id(subscription: &str, location: &str, name: &str) -> String {

@@ -71,7 +71,7 @@ impl Coffer {
     }
 
     /// The vault `name` of this resource group, or 404.
-    async fn vault_in(
+    pub(super) async fn vault_in(
         &self,
         sub: &SubscriptionDoc,
         rg: &str,
@@ -227,7 +227,7 @@ impl Coffer {
     }
 
     /// Read-modify-write of a live vault of this resource group; `f` may refuse.
-    async fn modify_vault(
+    pub(super) async fn modify_vault(
         &self,
         sub: &SubscriptionDoc,
         rg: &str,
