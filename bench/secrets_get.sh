@@ -8,10 +8,13 @@
 # sends real SNI and Host headers with a real bearer token (every request is authenticated: RS256
 # signature check, access-policy check, store read, AES-GCM open).
 # Caveat: wrk and Coffer share the machine's cores, as in the ceiling script.
+# PIPELINE=full turns on the firewall (default action Deny, one ipRule for loopback) and the audit
+# log (a diagnostic setting) on the vault before measuring, so the figure includes them.
 # Usage: bash bench/secrets_get.sh  -> progress on stderr, one JSON line on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10}; CONNS=${CONNS:-64}; THREADS=${THREADS:-2}; CEILING=${CEILING:-1}
+PIPELINE=${PIPELINE:-default}
 TARGET=${CARGO_TARGET_DIR:-target}
 BIN="$TARGET/release/coffer"
 log() { echo "[secrets_get] $*" >&2; }
@@ -46,6 +49,12 @@ CA="$W/data/tls/ca.pem"; VAULT="https://dev.vault.localhost:$PORT"
 TOKEN=$("$BIN" token get --raw --data-dir "$W/data")
 curl -s --cacert "$CA" --resolve "dev.vault.localhost:$PORT:127.0.0.1" -X PUT -H "Authorization: Bearer $TOKEN" \
   -H 'content-type: application/json' -d '{"value":"s3cr3t-v4lue"}' "$VAULT/secrets/bench?api-version=7.6" >/dev/null
+if [ "$PIPELINE" = full ]; then
+  log "full pipeline: firewall (Deny + ipRule 127.0.0.1/32) and audit log on"
+  "$BIN" vault network-rule add --name dev --ip-address 127.0.0.1 --data-dir "$W/data" >/dev/null
+  "$BIN" vault update --name dev --default-action Deny --data-dir "$W/data" >/dev/null
+  "$BIN" vault diagnostics set --name dev --data-dir "$W/data" >/dev/null
+fi
 printf '127.0.0.1 localhost dev.vault.localhost\n' >"$W/hosts"
 cpu() { awk '{print $14+$15}' "/proc/$PID/stat"; }
 hz=$(getconf CLK_TCK)
@@ -69,5 +78,5 @@ if [ "$CEILING" = 1 ] && [ -f ../shared/bench/https_ceiling.sh ]; then
   log "running the nginx ceiling in the same run"
   ceiling=$(DUR=$DUR CONNS=$CONNS THREADS=$THREADS bash ../shared/bench/https_ceiling.sh 2>/dev/null | tail -n 1 || echo null)
 fi
-printf '{"start_to_ready_ms_first_start":%s,"start_to_ready_ms_first_start_self_reported":%s,"start_to_ready_ms_restart":%s,"idle_rss_kib":%s,"rss_after_load_kib":%s,"get_secret_rps":%s,"p50":"%s","p99":"%s","non_2xx":%s,"server_cpu_s":%s,"req_per_server_cpu_s":%s,"nginx_ceiling":%s}\n' \
-  "$ready_ms" "${first_ready_self:-null}" "$restart_ms" "$idle_rss_kb" "$loaded_rss_kb" "${rps:-0}" "$p50" "$p99" "$non2xx" "$cpu_s" "$per_cpu" "$ceiling"
+printf '{"pipeline":"%s","start_to_ready_ms_first_start":%s,"start_to_ready_ms_first_start_self_reported":%s,"start_to_ready_ms_restart":%s,"idle_rss_kib":%s,"rss_after_load_kib":%s,"get_secret_rps":%s,"p50":"%s","p99":"%s","non_2xx":%s,"server_cpu_s":%s,"req_per_server_cpu_s":%s,"nginx_ceiling":%s}\n' \
+  "$PIPELINE" "$ready_ms" "${first_ready_self:-null}" "$restart_ms" "$idle_rss_kb" "$loaded_rss_kb" "${rps:-0}" "$p50" "$p99" "$non2xx" "$cpu_s" "$per_cpu" "$ceiling"
