@@ -19,6 +19,7 @@ use coffer_domain::{ApiVersion, Permission, VaultOp};
 use coffer_service::{Coffer, RequestFacts, VaultSession};
 use serde::de::DeserializeOwned;
 
+use crate::management::toolkit;
 use crate::text::clip;
 use crate::{ApiError, MAX_BODY_BYTES};
 use route::{Route, Unrouted};
@@ -91,10 +92,7 @@ async fn handle_inner(
     facts: &Arc<RequestFacts>,
 ) -> Result<Response, ApiError> {
     let settings = app.settings();
-    let authorization = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
+    let authorization = toolkit::bearer_of(req.headers());
     let client = crate::headers::client_addr(&req);
     // Authentication comes before any other check: the SDKs' first, bodiless request must get
     // the 401 challenge whatever else is wrong with it. The firewall follows, as in Azure.
@@ -102,7 +100,10 @@ async fn handle_inner(
         .open_vault(vault, authorization, client, facts)
         .await
         .map_err(|e| ApiError::from_service(e, settings))?;
-    let query = parse_query(req.uri().query());
+    // Keys are percent-decoded too (the JS SDK sends `api%2Dversion`).
+    let query: HashMap<String, String> = toolkit::query_pairs(req.uri().query())
+        .into_iter()
+        .collect();
     let api = ApiVersion::parse(query.get("api-version").map(String::as_str))
         .map_err(|e| ApiError::bad_parameter(e.to_string()))?;
     let ctx = Ctx {
@@ -154,12 +155,6 @@ pub(super) fn misrouted(op: VaultOp) -> ApiError {
     ApiError::internal()
 }
 
-/// Decodes the query; keys are percent-decoded too (the JS SDK sends `api%2Dversion`).
-fn parse_query(q: Option<&str>) -> HashMap<String, String> {
-    form_urlencoded::parse(q.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
 
 fn max_results(q: &HashMap<String, String>) -> Result<Option<u32>, ApiError> {
     match q.get("maxresults") {
