@@ -27,6 +27,9 @@ pub struct DirectoryEntry {
     pub display_name: String,
     /// For a service principal, its application (client) id.
     pub app_id: Option<String>,
+    /// For a service principal, the object id of its application registration: a different
+    /// object, which policies sometimes name by mistake (tokens carry the service principal's).
+    pub application_object_id: Option<String>,
 }
 
 /// Everything the doctor looks at for one request.
@@ -258,21 +261,20 @@ fn no_policy(i: &DiagnosisInput<'_>, caller: &Principal, p: Permission) -> Vec<F
             fix: Some(grant),
         }];
     }
-    if let Some(app) = &caller.app_id
-        && let Some(other) = i.policy_entries.iter().find(|e| {
-            e.app_id
-                .as_ref()
-                .is_some_and(|a| !a.eq_ignore_ascii_case(app))
-        })
+    // The policy names the caller's application registration instead of its service principal.
+    if let Some(app_object) = i
+        .caller_entry
+        .and_then(|e| e.application_object_id.as_deref())
+        && policies
+            .iter()
+            .any(|e| e.object_id.eq_ignore_ascii_case(app_object))
     {
         return vec![Finding {
-            id: "policy.other-app",
+            id: "policy.application-object",
             summary: format!(
-                "The caller's token was issued to application {app} (object id {}), but vault '{v}''s policies name other principals, such as application {} ('{}', object id {}).",
-                caller.object_id,
-                other.app_id.as_deref().unwrap_or(""),
-                other.display_name,
-                other.object_id
+                "Vault '{v}' has a policy for object id {app_object}, the application registration of '{}'; its tokens carry its service principal's object id {}, which no policy names.",
+                name.unwrap_or(""),
+                caller.object_id
             ),
             fix: Some(grant),
         }];
@@ -334,6 +336,7 @@ mod tests {
             object_id: oid.into(),
             display_name: name.into(),
             app_id: Some(app.into()),
+            application_object_id: None,
         }
     }
 
@@ -459,17 +462,25 @@ mod tests {
     }
 
     #[test]
-    fn a_policy_for_another_app_and_none_at_all() {
+    fn a_policy_on_the_application_registration_and_none_at_all() {
+        const APP_OBJECT: &str = "33333333-0000-0000-0000-000000000003";
         let v = vault(
-            vec![policy(TWIN, None, &[SecretPermission::Get])],
+            vec![policy(APP_OBJECT, None, &[SecretPermission::Get])],
             NetworkAcls::default(),
         );
         let caller = me(Some("a1"));
-        let other = [entry(TWIN, "billing", "a2")];
+        let mut mine = entry(ME, "billing", "a1");
+        mine.application_object_id = Some(APP_OBJECT.into());
         let mut i = input(&v, Some(&caller));
+        i.caller_entry = Some(&mine);
+        let f = diagnose(&i);
+        assert_eq!(ids(&f), ["policy.application-object"]);
+        assert!(f[0].summary.contains(APP_OBJECT) && f[0].summary.contains(ME));
+        // A policy for somebody else entirely: simply none names the caller.
+        let other = [entry(TWIN, "other", "a2")];
+        let plain = entry(ME, "billing", "a1");
+        i.caller_entry = Some(&plain);
         i.policy_entries = &other;
-        assert_eq!(ids(&diagnose(&i)), ["policy.other-app"]);
-        i.policy_entries = &[];
         let f = diagnose(&i);
         assert_eq!(ids(&f), ["policy.none"]);
         assert!(

@@ -4,6 +4,7 @@ mod ad_cmd;
 mod audit_setup;
 mod client;
 mod diag_cmd;
+mod doctor_cmd;
 mod fsutil;
 mod logs_cmd;
 mod serve;
@@ -59,6 +60,14 @@ enum Command {
     Logs {
         #[command(flatten)]
         args: logs_cmd::LogsArgs,
+        #[command(flatten)]
+        common: ad_cmd::Common,
+    },
+    /// Why a request to a vault failed, and the command that fixes it: by request id (from the
+    /// audit log) or for a token and an operation.
+    Doctor {
+        #[command(flatten)]
+        args: doctor_cmd::DoctorArgs,
         #[command(flatten)]
         common: ad_cmd::Common,
     },
@@ -144,6 +153,7 @@ fn main() -> ExitCode {
         Command::Identity { command, common } => rt.block_on(ad_cmd::run_identity(command, common)),
         Command::Vault { command, common } => rt.block_on(vault_cmd::run(command, common)),
         Command::Logs { args, common } => rt.block_on(logs_cmd::run(args, common)),
+        Command::Doctor { args, common } => rt.block_on(doctor_cmd::run(args, common)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

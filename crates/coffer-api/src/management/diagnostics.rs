@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use coffer_domain::Principal;
 use coffer_service::{
     AuditFilter, AuditOperation, Coffer, DIAGNOSTIC_SETTING_TYPE, DiagnosticLog, DiagnosticMetric,
-    DiagnosticSetting, MAX_LOG_PAGE, ManagementError,
+    DiagnosticSetting, DoctorRequest, MAX_LOG_PAGE, ManagementError,
 };
 use coffer_wire::arm::ResourceList;
 use coffer_wire::arm::insights::{
@@ -104,6 +104,54 @@ pub(super) async fn audit_events(
         value.push(v);
     }
     Ok(ok(json!({ "value": Value::Array(value) })))
+}
+
+/// `POST {vaultId}/providers/Coffer.Diagnostics/doctor`: why a request failed and the fix.
+pub(super) async fn doctor(
+    app: &Coffer,
+    caller: &Principal,
+    r: &ArmRequest,
+    (subscription, rg, vault): (&str, &str, &str),
+) -> Result<Response, Failure> {
+    r.only(Method::POST)?;
+    let body: coffer_wire::arm::doctor::DoctorRequest = r.json_or_default()?;
+    let address = match body.address.as_deref() {
+        None => None,
+        Some(a) => Some(a.trim().parse().map_err(|_| {
+            ArmError::invalid_content(format!("'{}' is not an IP address.", clip(a)))
+        })?),
+    };
+    let report = app
+        .vault_doctor(
+            caller,
+            subscription,
+            rg,
+            vault,
+            DoctorRequest {
+                request_id: body.request_id,
+                token: body.token,
+                operation: body.operation,
+                address,
+                object: body.object,
+            },
+        )
+        .await?;
+    Ok(ok(coffer_wire::arm::doctor::DoctorReport {
+        vault: report.vault,
+        operation: report.operation.to_owned(),
+        caller: report.caller,
+        address: report.address,
+        status: report.status,
+        findings: report
+            .findings
+            .into_iter()
+            .map(|f| coffer_wire::arm::doctor::DoctorFinding {
+                id: f.id.to_owned(),
+                summary: f.summary,
+                fix: f.fix,
+            })
+            .collect(),
+    }))
 }
 
 /// Reads the query's filters; `now_ms` anchors ages such as `1h`.

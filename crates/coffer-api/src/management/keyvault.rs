@@ -70,6 +70,9 @@ pub(super) async fn route(
                 "auditevents",
             ],
         ) => diagnostics::audit_events(app, caller, r, (s, rg, name(1))).await,
+        (Some(rg), ["vaults", _, "providers", "coffer.diagnostics", "doctor"]) => {
+            diagnostics::doctor(app, caller, r, (s, rg, name(1))).await
+        }
         (Some(rg), ["vaults", _, "accesspolicies", _]) => {
             r.only(Method::PUT)?;
             let kind = AccessPolicyUpdate::parse(name(3)).ok_or_else(|| no_route(r))?;

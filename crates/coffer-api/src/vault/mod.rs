@@ -155,7 +155,6 @@ pub(super) fn misrouted(op: VaultOp) -> ApiError {
     ApiError::internal()
 }
 
-
 fn max_results(q: &HashMap<String, String>) -> Result<Option<u32>, ApiError> {
     match q.get("maxresults") {
         None => Ok(None),

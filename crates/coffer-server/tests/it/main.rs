@@ -9,6 +9,7 @@ mod audit;
 mod certificates;
 mod cli;
 mod directory;
+mod doctor;
 mod durability;
 mod firewall;
 mod hostile;

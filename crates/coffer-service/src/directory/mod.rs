@@ -105,7 +105,7 @@ fn derived_object_id(app_id: &str) -> String {
         .to_string()
 }
 
-fn decode_app(body: &[u8]) -> Result<ApplicationDoc, ServiceError> {
+pub(crate) fn decode_app(body: &[u8]) -> Result<ApplicationDoc, ServiceError> {
     let mut doc: ApplicationDoc = serde_json::from_slice(body)?;
     if doc.app_object_id.is_empty() {
         doc.app_object_id = derived_object_id(&doc.app_id);

@@ -25,8 +25,9 @@ pub use identities::{
 pub(crate) use keyvault::vault_resource_id;
 pub use keyvault::{
     AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, DIAGNOSTIC_SETTING_TYPE,
-    DeletedVaultView, DiagnosticLog, DiagnosticMetric, DiagnosticSetting, NameAvailability,
-    NetworkAclsInput, VAULT_TYPE, VaultInput, VaultView, VirtualNetworkRule,
+    DeletedVaultView, DiagnosticLog, DiagnosticMetric, DiagnosticSetting, DoctorReport,
+    DoctorRequest, NameAvailability, NetworkAclsInput, VAULT_TYPE, VaultInput, VaultView,
+    VirtualNetworkRule,
 };
 pub use resources::{
     GenericResourceView, ProviderView, ResourceGroupView, SubscriptionView, TenantView,

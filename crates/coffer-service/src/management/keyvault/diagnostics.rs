@@ -191,18 +191,7 @@ impl Coffer {
         let v = self
             .vault_for_diagnostics(caller, subscription, rg, vault)
             .await?;
-        if !v.tenant_id.eq_ignore_ascii_case(&caller.tenant_id) {
-            return Err(ManagementError::Forbidden {
-                code: "AuthorizationFailed",
-                message: format!(
-                    "The client '{}' with object id '{}' does not have authorization to read the audit log of vault '{}': only principals of the vault's tenant '{}' may.",
-                    caller.app_id.as_deref().unwrap_or(&caller.object_id),
-                    caller.object_id,
-                    v.name,
-                    v.tenant_id
-                ),
-            });
-        }
+        self.require_vault_tenant(caller, &v, "read the audit log of")?;
         let Some(log) = self.audit_log() else {
             return Err(ManagementError::Conflict {
                 code: "AuditLogNotConfigured",
@@ -215,7 +204,29 @@ impl Coffer {
             .map_err(|e| ManagementError::Internal(format!("audit log: {e}")))
     }
 
-    async fn vault_for_diagnostics(
+    /// Only principals of a vault's own tenant may read what its requests did.
+    pub(super) fn require_vault_tenant(
+        &self,
+        caller: &Principal,
+        v: &VaultDoc,
+        what: &str,
+    ) -> Result<(), ManagementError> {
+        if v.tenant_id.eq_ignore_ascii_case(&caller.tenant_id) {
+            return Ok(());
+        }
+        Err(ManagementError::Forbidden {
+            code: "AuthorizationFailed",
+            message: format!(
+                "The client '{}' with object id '{}' does not have authorization to {what} vault '{}': only principals of the vault's tenant '{}' may.",
+                caller.app_id.as_deref().unwrap_or(&caller.object_id),
+                caller.object_id,
+                v.name,
+                v.tenant_id
+            ),
+        })
+    }
+
+    pub(super) async fn vault_for_diagnostics(
         &self,
         caller: &Principal,
         subscription: &str,

@@ -9,12 +9,14 @@
 
 mod deleted;
 mod diagnostics;
+mod doctor;
 mod vaults;
 
 pub use diagnostics::{
     AUDIT_EVENTS_NAMESPACE, DIAGNOSTIC_SETTING_TYPE, DiagnosticLog, DiagnosticMetric,
     DiagnosticSetting,
 };
+pub use doctor::{DoctorReport, DoctorRequest};
 
 use std::collections::BTreeMap;
 
