@@ -9,7 +9,8 @@
 # signature check, access-policy check, store read, AES-GCM open).
 # Caveat: wrk and Coffer share the machine's cores, as in the ceiling script.
 # PIPELINE=full turns on the firewall (default action Deny, one ipRule for loopback) and the audit
-# log (a diagnostic setting) on the vault before measuring, so the figure includes them.
+# log (a diagnostic setting) on the vault before measuring, so the figure includes them;
+# PIPELINE=firewall only the firewall, to tell the two costs apart.
 # Usage: bash bench/secrets_get.sh  -> progress on stderr, one JSON line on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,10 +50,13 @@ CA="$W/data/tls/ca.pem"; VAULT="https://dev.vault.localhost:$PORT"
 TOKEN=$("$BIN" token get --raw --data-dir "$W/data")
 curl -s --cacert "$CA" --resolve "dev.vault.localhost:$PORT:127.0.0.1" -X PUT -H "Authorization: Bearer $TOKEN" \
   -H 'content-type: application/json' -d '{"value":"s3cr3t-v4lue"}' "$VAULT/secrets/bench?api-version=7.6" >/dev/null
-if [ "$PIPELINE" = full ]; then
-  log "full pipeline: firewall (Deny + ipRule 127.0.0.1/32) and audit log on"
+if [ "$PIPELINE" = full ] || [ "$PIPELINE" = firewall ]; then
+  log "firewall on (Deny + ipRule 127.0.0.1/32)"
   "$BIN" vault network-rule add --name dev --ip-address 127.0.0.1 --data-dir "$W/data" >/dev/null
   "$BIN" vault update --name dev --default-action Deny --data-dir "$W/data" >/dev/null
+fi
+if [ "$PIPELINE" = full ]; then
+  log "audit log on"
   "$BIN" vault diagnostics set --name dev --data-dir "$W/data" >/dev/null
 fi
 printf '127.0.0.1 localhost dev.vault.localhost\n' >"$W/hosts"
