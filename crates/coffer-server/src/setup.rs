@@ -31,6 +31,12 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     let dir = std::fs::canonicalize(dir)?;
     let root = load_root_key(&dir)?;
     let store = SqliteStore::open(&dir.join("coffer.db")).context("opening the database")?;
+    // This process is the database's only writer (one server per data directory), so reads of
+    // object versions can be served from memory; see `coffer_store::cache`.
+    let store = coffer_store::cache::ReadCache::new(
+        Arc::new(store),
+        coffer_store::cache::DEFAULT_BUDGET_BYTES,
+    );
     let port = args.public_port.unwrap_or(args.listen.port());
     let settings = Settings {
         domain: args.domain.to_ascii_lowercase(),

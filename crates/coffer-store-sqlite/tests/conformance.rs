@@ -51,6 +51,18 @@ async fn conformance_file() {
     coffer_store::conformance::run_all(&store).await;
 }
 
+/// The read cache `coffer serve` puts in front of this store must keep every guarantee.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_file_behind_the_read_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("coffer.db")).unwrap();
+    let cached = coffer_store::cache::ReadCache::new(
+        std::sync::Arc::new(store),
+        coffer_store::cache::DEFAULT_BUDGET_BYTES,
+    );
+    coffer_store::conformance::run_all(&cached).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopen_keeps_data_and_does_not_reapply_migrations() {
     let dir = tempfile::tempdir().unwrap();

@@ -12,6 +12,7 @@
 mod audit;
 #[cfg(feature = "conformance")]
 pub mod audit_conformance;
+pub mod cache;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
