@@ -184,8 +184,15 @@ fn clean_origin(origin: &str) -> String {
         .filter(char::is_ascii_alphabetic)
         .take(8)
         .collect();
-    let host: String = authority.chars().filter(keep).take(MAX_ORIGIN).collect();
-    format!("{scheme}://{host}")
+    let mut out = String::with_capacity(scheme.len() + 3 + authority.len().min(MAX_ORIGIN));
+    out.push_str(&scheme);
+    out.push_str("://");
+    if authority.len() <= MAX_ORIGIN && authority.chars().all(|c| keep(&c)) {
+        out.push_str(authority);
+    } else {
+        out.extend(authority.chars().filter(keep).take(MAX_ORIGIN));
+    }
+    out
 }
 
 /// `Some(value)` when it looks like an api-version (`7.4`, `2016-10-01`, `2023-07-01-preview`).
@@ -313,6 +320,10 @@ pub enum DenyCheck {
 /// At most `max` characters of `s`, with control characters replaced so a line of `coffer logs`
 /// stays one line.
 pub(crate) fn clip(s: &str, max: usize) -> String {
+    // The usual case, short and clean, is one copy; every request's entry takes this path.
+    if s.len() <= max && !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
     s.chars()
         .take(max)
         .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
