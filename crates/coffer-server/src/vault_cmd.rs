@@ -202,6 +202,11 @@ impl Arm {
         send_json(req).await
     }
 
+    /// The default subscription of the contract.
+    pub(crate) fn subscription(&self) -> &str {
+        &self.sub
+    }
+
     pub(crate) fn vault_path(&self, rg: &str, name: &str) -> String {
         format!(
             "/subscriptions/{}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}",

@@ -20,7 +20,8 @@ use coffer_store::StoreError;
 
 pub(crate) use identities::binding_matches;
 pub use identities::{
-    IdentitySecrets, IdentityView, SYSTEM_ASSIGNED_IDENTITY_TYPE, USER_ASSIGNED_IDENTITY_TYPE,
+    BOOTSTRAP_IDENTITY, BootstrapIdentity, IdentitySecrets, IdentityView,
+    SYSTEM_ASSIGNED_IDENTITY_TYPE, USER_ASSIGNED_IDENTITY_TYPE,
 };
 pub(crate) use keyvault::vault_resource_id;
 pub use keyvault::{
