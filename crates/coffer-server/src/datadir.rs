@@ -31,6 +31,10 @@ impl DataDir {
 pub(crate) fn open_existing(dir: &Path) -> Result<Option<DataDir>> {
     match std::fs::metadata(dir) {
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == ErrorKind::NotADirectory => bail!(
+            "cannot create the data directory {}: a part of that path is a file, not a directory. Choose another with --data-dir DIR or COFFER_DATA_DIR",
+            dir.display()
+        ),
         Err(e) => bail!(
             "cannot use the data directory {}: {}. Fix its permissions, or choose another with --data-dir DIR",
             dir.display(),

@@ -18,11 +18,13 @@ pub(crate) enum VaultCommand {
     Create {
         #[command(flatten)]
         at: At,
+        /// Location name (Coffer's own is local).
         #[arg(long, short = 'l', default_value = "local")]
         location: String,
         /// Days a deleted vault (and object) is kept, 7 to 90.
         #[arg(long)]
         retention_days: Option<u32>,
+        /// Turn purge protection on (true); once on it stays on.
         #[arg(long)]
         enable_purge_protection: Option<bool>,
         /// Enabled or Disabled.
@@ -38,11 +40,14 @@ pub(crate) enum VaultCommand {
         #[arg(long)]
         no_self_perms: bool,
     },
+    /// Show a vault.
     Show {
         #[command(flatten)]
         at: At,
     },
+    /// List vaults.
     List {
+        /// Only vaults of this resource group.
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
     },
@@ -53,13 +58,17 @@ pub(crate) enum VaultCommand {
     },
     /// List soft-deleted vaults.
     ListDeleted,
+    /// Recover a soft-deleted vault.
     Recover {
         #[command(flatten)]
         at: At,
     },
+    /// Purge a soft-deleted vault for good.
     Purge {
+        /// Name of the deleted vault.
         #[arg(long, short = 'n')]
         name: String,
+        /// Location of the deleted vault (Coffer's own is local).
         #[arg(long, short = 'l')]
         location: Option<String>,
     },
@@ -69,12 +78,16 @@ pub(crate) enum VaultCommand {
         at: At,
         #[command(flatten)]
         who: Who,
+        /// Secret permissions to grant (get list set delete recover backup restore purge, or all).
         #[arg(long, num_args = 1..)]
         secret_permissions: Option<Vec<String>>,
+        /// Key permissions to grant (get list create update import delete sign verify encrypt decrypt wrapKey unwrapKey..., or all).
         #[arg(long, num_args = 1..)]
         key_permissions: Option<Vec<String>>,
+        /// Certificate permissions to grant (get list create import update delete managecontacts manageissuers..., or all).
         #[arg(long, num_args = 1..)]
         certificate_permissions: Option<Vec<String>>,
+        /// Storage permissions to grant (kept, not enforced).
         #[arg(long, num_args = 1..)]
         storage_permissions: Option<Vec<String>>,
     },
@@ -95,14 +108,19 @@ pub(crate) enum VaultCommand {
     Update {
         #[command(flatten)]
         at: At,
+        /// Allow or Deny: what the firewall does with addresses no rule covers.
         #[arg(long)]
         default_action: Option<String>,
+        /// AzureServices (trusted services pass the firewall) or None.
         #[arg(long)]
         bypass: Option<String>,
+        /// Enabled or Disabled.
         #[arg(long)]
         public_network_access: Option<String>,
+        /// Turn purge protection on (true); once on it stays on.
         #[arg(long)]
         enable_purge_protection: Option<bool>,
+        /// Days a deleted vault (and object) is kept, 7 to 90.
         #[arg(long)]
         retention_days: Option<u32>,
     },
@@ -120,6 +138,7 @@ pub(crate) enum NetworkRuleCommand {
     Remove {
         #[command(flatten)]
         at: At,
+        /// IPv4 or IPv6 addresses or CIDR ranges.
         #[arg(long, num_args = 1.., required = true)]
         ip_address: Vec<String>,
     },
@@ -132,8 +151,10 @@ pub(crate) enum NetworkRuleCommand {
 /// Which vault.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct At {
+    /// Name of the vault.
     #[arg(long, short = 'n')]
     pub(crate) name: String,
+    /// Only vaults of this resource group.
     #[arg(long, short = 'g')]
     pub(crate) resource_group: Option<String>,
 }
@@ -141,6 +162,7 @@ pub(crate) struct At {
 /// Whose access policy.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct Who {
+    /// Object id of the principal: a user, a service principal or a managed identity's principalId.
     #[arg(long)]
     object_id: String,
     /// For a compound identity: the policy then applies only through this application.

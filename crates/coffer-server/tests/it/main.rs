@@ -12,6 +12,7 @@ mod directory;
 mod doctor;
 mod durability;
 mod firewall;
+mod first_start;
 mod hostile;
 mod keys;
 mod logs_cli;
