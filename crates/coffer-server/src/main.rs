@@ -10,6 +10,7 @@ mod env_cmd;
 mod fsutil;
 mod listen;
 mod logs_cmd;
+mod port_cmd;
 mod serve;
 mod setup;
 mod summary;

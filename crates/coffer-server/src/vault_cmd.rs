@@ -101,6 +101,12 @@ pub(crate) enum VaultCommand {
     /// The vault's firewall rules.
     #[command(subcommand)]
     NetworkRule(NetworkRuleCommand),
+    /// Write every secret, key and certificate (all versions), rotation policy, issuer and the
+    /// settings of a vault into an encrypted file (passphrase or key file).
+    Export(crate::port_cmd::ExportArgs),
+    /// Read a file from `export` into a vault (created if missing); names in use are refused
+    /// unless --force.
+    Import(crate::port_cmd::ImportArgs),
     /// The vault's diagnostic settings: turn its audit log on or off.
     #[command(subcommand)]
     Diagnostics(crate::diag_cmd::DiagnosticsCommand),
@@ -222,6 +228,11 @@ impl Arm {
             req = req.json(&b);
         }
         send_json(req).await
+    }
+
+    /// The contract the client signed in with.
+    pub(crate) fn contract(&self) -> &Contract {
+        &self.contract
     }
 
     /// The default subscription of the contract.
@@ -355,6 +366,8 @@ pub(crate) async fn run(cmd: VaultCommand, common: Common) -> Result<()> {
             show(v)
         }
         VaultCommand::Show { at } => show(arm.vault(&at).await?.1),
+        VaultCommand::Export(args) => crate::port_cmd::export(&arm, args).await,
+        VaultCommand::Import(args) => crate::port_cmd::import(&arm, args).await,
         VaultCommand::Diagnostics(cmd) => crate::diag_cmd::run(&arm, cmd, table).await,
         VaultCommand::List { resource_group } => {
             let path = match &resource_group {

@@ -17,6 +17,7 @@ mod hostile;
 mod keys;
 mod logs_cli;
 mod management;
+mod portable;
 mod secrets;
 mod tokens;
 mod vaults_arm;

@@ -27,7 +27,8 @@ pub(crate) use keyvault::vault_resource_id;
 pub use keyvault::{
     AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, DIAGNOSTIC_SETTING_TYPE,
     DeletedVaultView, DiagnosticLog, DiagnosticMetric, DiagnosticSetting, DoctorReport,
-    DoctorRequest, NameAvailability, NetworkAclsInput, VAULT_TYPE, VaultInput, VaultView,
+    DoctorRequest, ImportOutcome, NameAvailability, NetworkAclsInput, PortableDoc, PortableObject,
+    PortableSettings, PortableVersion, VAULT_TYPE, VaultExport, VaultInput, VaultView,
     VirtualNetworkRule,
 };
 pub use resources::{
