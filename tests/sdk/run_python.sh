@@ -171,7 +171,7 @@ fi
 # ---- pytest --------------------------------------------------------------------------------------
 log "running pytest"
 set +e
-env COFFER_BOOTSTRAP="$BOOT" COFFER_BIN="$BIN" REQUESTS_CA_BUNDLE="$CA" SSL_CERT_FILE="$CA" \
+env COFFER_BOOTSTRAP="$BOOT" COFFER_BIN="$BIN" COFFER_SERVER_STDOUT="$TMP/server.stdout" REQUESTS_CA_BUNDLE="$CA" SSL_CERT_FILE="$CA" \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     timeout --signal=TERM --kill-after=10 "$PYTEST_TIMEOUT" \
     "${NS[@]}" "$VPY" -m pytest -v -p no:cacheprovider --rootdir "$SUITE" "$SUITE" "$@"

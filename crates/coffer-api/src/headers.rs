@@ -139,8 +139,8 @@ pub(crate) async fn common_headers(
         status = resp.status().as_u16(),
         micros = started.elapsed().as_micros() as u64,
         request_id = %request_id,
-        peer = ?peer,
-        client = ?client,
+        peer = peer.map(tracing::field::display),
+        client = client.map(tracing::field::display),
     );
     resp
 }

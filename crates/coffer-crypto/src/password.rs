@@ -33,6 +33,26 @@ pub fn hash(secret: &str) -> Result<String, CryptoError> {
     ))
 }
 
+/// Derives an AES-256-GCM key from a passphrase with PBKDF2-HMAC-SHA256 (for files a user
+/// encrypts, such as vault exports). `iterations` should be at least 600 000 for
+/// human-chosen passphrases.
+pub fn derive_key(
+    passphrase: &[u8],
+    salt: &[u8],
+    iterations: u32,
+) -> Result<crate::DataKey, CryptoError> {
+    let iters = NonZeroU32::new(iterations).ok_or(CryptoError::Failed)?;
+    let mut out = zeroize::Zeroizing::new([0u8; HASH_LEN]);
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        iters,
+        salt,
+        passphrase,
+        &mut out[..],
+    );
+    crate::DataKey::from_bytes(&out[..])
+}
+
 /// Checks a secret against a string made by [`hash`]; false on any malformed input.
 pub fn verify(secret: &str, stored: &str) -> bool {
     let mut parts = stored.split('$');
@@ -65,6 +85,17 @@ pub fn verify(secret: &str, stored: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_open_only_with_the_same_passphrase_and_salt() {
+        let k = derive_key(b"correct horse", b"salt-salt-salt-1", 1000).unwrap();
+        let sealed = k.seal(b"ad", b"plain").unwrap();
+        let same = derive_key(b"correct horse", b"salt-salt-salt-1", 1000).unwrap();
+        assert_eq!(&same.open(b"ad", &sealed).unwrap()[..], b"plain");
+        let wrong = derive_key(b"wrong horse", b"salt-salt-salt-1", 1000).unwrap();
+        assert!(wrong.open(b"ad", &sealed).is_err());
+        assert!(derive_key(b"x", b"y", 0).is_err());
+    }
 
     #[test]
     fn hash_and_verify() {

@@ -14,6 +14,7 @@ use crate::client::{Contract, http, print_output, send_json};
 /// Where to find the server and how to print.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct Common {
+    /// Data directory of the server: its bootstrap.json has the admin's credentials and the CA.
     #[arg(
         long,
         env = "COFFER_DATA_DIR",
@@ -41,20 +42,27 @@ pub(crate) enum AdCommand {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum AppCommand {
+    /// Register an application with its service principal and a first client secret.
     Create {
+        /// Display name (need not be unique).
         #[arg(long)]
         display_name: String,
     },
+    /// List applications (object ids beside display names).
     List {
+        /// Only those with this display name.
         #[arg(long)]
         display_name: Option<String>,
     },
+    /// Show one application.
     Show {
         /// Application (client) id or object id.
         #[arg(long)]
         id: String,
     },
+    /// Delete an application and its service principal.
     Delete {
+        /// Application (client) id or object id.
         #[arg(long)]
         id: String,
     },
@@ -67,15 +75,19 @@ pub(crate) enum AppCommand {
 pub(crate) enum CredentialCommand {
     /// Add a new client secret and print it (the only time it is shown).
     Reset {
+        /// Application (client) id or object id.
         #[arg(long)]
         id: String,
+        /// Display name of the new secret.
         #[arg(long, default_value = "coffer-cli")]
         display_name: String,
     },
     /// Register a certificate (PEM or DER file) for client assertions.
     AddCert {
+        /// Application (client) id or object id.
         #[arg(long)]
         id: String,
+        /// Certificate file (PEM or DER), public part only.
         #[arg(long)]
         cert: PathBuf,
     },
@@ -83,7 +95,9 @@ pub(crate) enum CredentialCommand {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum SpCommand {
+    /// List service principals.
     List {
+        /// Only those with this display name.
         #[arg(long)]
         display_name: Option<String>,
     },
@@ -100,11 +114,15 @@ pub(crate) enum SpCommand {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum UserCommand {
+    /// Create a user who signs in with a password (the password grant).
     Create {
+        /// Display name (need not be unique).
         #[arg(long)]
         display_name: String,
+        /// Sign-in name, e.g. alice@coffer.local.
         #[arg(long)]
         user_principal_name: String,
+        /// The user's password.
         #[arg(long)]
         password: String,
     },
@@ -114,18 +132,25 @@ pub(crate) enum UserCommand {
 pub(crate) enum IdentityCommand {
     /// Create a user-assigned managed identity.
     Create {
+        /// Name of the identity.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the bootstrap one).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
     },
+    /// List user-assigned managed identities.
     List {
+        /// Only identities of this resource group.
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
     },
+    /// Delete a user-assigned managed identity.
     Delete {
+        /// Name of the identity.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the bootstrap one).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
     },

@@ -19,6 +19,7 @@ pub(crate) enum DiagnosticsCommand {
     Set {
         #[command(flatten)]
         at: At,
+        /// Name of the diagnostic setting.
         #[arg(long, default_value = DEFAULT_SETTING)]
         setting_name: String,
         /// Whether the setting enables the audit log.
@@ -29,6 +30,7 @@ pub(crate) enum DiagnosticsCommand {
     Show {
         #[command(flatten)]
         at: At,
+        /// Name of the diagnostic setting.
         #[arg(long)]
         setting_name: Option<String>,
     },
@@ -36,6 +38,7 @@ pub(crate) enum DiagnosticsCommand {
     Delete {
         #[command(flatten)]
         at: At,
+        /// Name of the diagnostic setting.
         #[arg(long, default_value = DEFAULT_SETTING)]
         setting_name: String,
     },

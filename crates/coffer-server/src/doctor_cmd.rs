@@ -19,6 +19,7 @@ pub(crate) struct DoctorArgs {
     /// The vault the request went to.
     #[arg(long)]
     vault: String,
+    /// Resource group (default: found through the subscription's resource listing).
     #[arg(long, short = 'g')]
     resource_group: Option<String>,
     /// Instead of a logged request: the caller's access token.

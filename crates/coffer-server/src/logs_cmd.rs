@@ -19,6 +19,7 @@ pub(crate) struct LogsArgs {
     /// The vault whose log to read.
     #[arg(long)]
     vault: String,
+    /// Resource group (default: found through the subscription's resource listing).
     #[arg(long, short = 'g')]
     resource_group: Option<String>,
     /// Only answers with this HTTP status.

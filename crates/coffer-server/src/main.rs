@@ -3,17 +3,22 @@
 mod ad_cmd;
 mod audit_setup;
 mod client;
+mod datadir;
 mod diag_cmd;
 mod doctor_cmd;
+mod env_cmd;
 mod fsutil;
+mod listen;
 mod logs_cmd;
+mod port_cmd;
 mod serve;
 mod setup;
+mod summary;
 mod tls;
 mod token_cmd;
+mod trust;
 mod vault_cmd;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -77,6 +82,31 @@ enum Command {
         #[command(flatten)]
         common: ad_cmd::Common,
     },
+    /// Print the `export` lines for DefaultAzureCredential and CA trust (the block `coffer
+    /// serve` prints); `eval "$(coffer env)"` sets them.
+    Env(env_cmd::EnvArgs),
+    /// Print the hosts-file line for the role host names and every vault, or with --write add
+    /// the missing names to a hosts file (idempotent).
+    Hosts(env_cmd::HostsArgs),
+}
+
+/// When to colour output.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    /// Whether to colour a stream that is (or is not) a terminal.
+    pub(crate) fn enabled(self, is_terminal: bool) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
 }
 
 /// Options of `coffer serve`.
@@ -85,9 +115,14 @@ pub(crate) struct ServeArgs {
     /// Directory for the database, keys and certificates (created if missing).
     #[arg(long, env = "COFFER_DATA_DIR", default_value = "coffer-data")]
     pub(crate) data_dir: PathBuf,
-    /// Address and port to listen on.
+    /// Address (or host name) and port to listen on, e.g. 127.0.0.1:8443, localhost:8443 or
+    /// 0.0.0.0:8443; port 0 takes any free port.
     #[arg(long, env = "COFFER_LISTEN", default_value = "127.0.0.1:8443")]
-    pub(crate) listen: SocketAddr,
+    pub(crate) listen: String,
+    /// Use a new temporary data directory, removed at exit (for test runs and CI); --data-dir is
+    /// ignored.
+    #[arg(long)]
+    pub(crate) ephemeral: bool,
     /// DNS domain of the roles: login.<domain>, <vault>.vault.<domain>.
     #[arg(long, env = "COFFER_DOMAIN", default_value = "localhost")]
     pub(crate) domain: String,
@@ -106,6 +141,10 @@ pub(crate) struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, default_value = "text")]
     pub(crate) log_format: String,
+    /// Colour in logs and the summary: auto (only on a terminal, and not with NO_COLOR), always
+    /// or never.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub(crate) color: Color,
     /// PKCS#11 module that holds -HSM keys (for example SoftHSM's libsofthsm2.so).
     #[arg(long, env = "COFFER_PKCS11_MODULE", requires_all = ["pkcs11_token", "pkcs11_pin"])]
     pub(crate) pkcs11_module: Option<PathBuf>,
@@ -151,7 +190,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => {
-            init_tracing(&args.log_format);
+            init_tracing(&args.log_format, args.color);
             rt.block_on(setup::serve(args))
         }
         Command::Token(cmd) => rt.block_on(token_cmd::run(cmd)),
@@ -160,6 +199,8 @@ fn main() -> ExitCode {
         Command::Vault { command, common } => rt.block_on(vault_cmd::run(command, common)),
         Command::Logs { args, common } => rt.block_on(logs_cmd::run(args, common)),
         Command::Doctor { args, common } => rt.block_on(doctor_cmd::run(args, common)),
+        Command::Env(args) => env_cmd::run_env(&args),
+        Command::Hosts(args) => rt.block_on(env_cmd::run_hosts(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -170,15 +211,62 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(format: &str) {
+fn init_tracing(format: &str, color: Color) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Escape codes only where a terminal shows them, never in a log file or a pipe.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(color.enabled(std::io::stderr().is_terminal()))
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every flag and argument of every verb says what it is for in `--help`.
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" || arg.is_hide_set() {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(format!("{p} (command)"));
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "coffer", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "without help text:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn token_decode_shows_past_times_as_ago() {
+        assert!(crate::token_cmd::human_time(1_000, 1_090).ends_with("(1m30s ago)"));
+        assert!(crate::token_cmd::human_time(1_090, 1_000).ends_with("(in 1m30s)"));
     }
 }

@@ -10,12 +10,13 @@ use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use coffer_crypto::RootKey;
 use coffer_domain::SystemClock;
-use coffer_service::{Coffer, Settings};
+use coffer_service::{BOOTSTRAP_IDENTITY, Coffer, Settings};
 use coffer_store_sqlite::SqliteStore;
 use serde_json::json;
 
 use crate::ServeArgs;
 use crate::fsutil::write_private;
+use crate::summary::{IDENTITY_HEADER_FILE, SummaryInput, summary_lines};
 use crate::tls::{TlsFiles, ensure_dev_certificates, server_config};
 
 /// How often soft-deleted objects and vaults past their retention are purged.
@@ -25,10 +26,58 @@ const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
 
 pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     let started = Instant::now();
-    let dir = &args.data_dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating data directory {}", dir.display()))?;
-    let dir = std::fs::canonicalize(dir)?;
+    // Everything that can be checked without touching the data directory comes first, so a
+    // wrong flag never leaves a half-made directory behind.
+    let listen = crate::listen::resolve(&args.listen)?;
+    let mut trusted_proxies = Vec::new();
+    for p in &args.trusted_proxies {
+        trusted_proxies
+            .push(coffer_domain::IpRule::parse(p).with_context(|| format!("--trusted-proxy {p}"))?);
+    }
+    let own_tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some(server_config(c, k)?),
+        _ => None,
+    };
+    let ephemeral = if args.ephemeral {
+        Some(
+            tempfile::Builder::new()
+                .prefix("coffer-ephemeral-")
+                .tempdir()
+                .context("creating a temporary data directory for --ephemeral")?,
+        )
+    } else {
+        None
+    };
+    let wanted = ephemeral
+        .as_ref()
+        .map_or(args.data_dir.as_path(), tempfile::TempDir::path);
+    // One data directory, one server: lock it before binding, so a second server on the same
+    // directory is told so (not that the port is taken).
+    let existing = crate::datadir::open_existing(wanted)?;
+    let listener = crate::listen::bind(listen).await?;
+    let bound = listener.local_addr()?;
+    let data_dir = match existing {
+        Some(d) => d,
+        None => crate::datadir::create(wanted)?,
+    };
+    let dir = data_dir.path().to_path_buf();
+    let hsm = match (&args.pkcs11_module, &args.pkcs11_token, &args.pkcs11_pin) {
+        (Some(module), Some(token), Some(pin)) => {
+            let cfg = coffer_hsm::Pkcs11Config {
+                module: module.clone(),
+                token_label: token.clone(),
+                pin: zeroize::Zeroizing::new(pin.clone()),
+            };
+            let hsm = tokio::task::spawn_blocking(move || coffer_hsm::Pkcs11Keys::open(cfg))
+                .await
+                .context("opening the PKCS#11 token")?
+                .context("opening the PKCS#11 token")?;
+            tracing::info!(token = %token, "HSM keys (RSA-HSM, EC-HSM, oct-HSM) live in the PKCS#11 token");
+            Some(hsm)
+        }
+        _ => None,
+    };
+
     let root = load_root_key(&dir)?;
     let store = SqliteStore::open(&dir.join("coffer.db")).context("opening the database")?;
     // This process is the database's only writer (one server per data directory), so reads of
@@ -37,7 +86,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         Arc::new(store),
         coffer_store::cache::DEFAULT_BUDGET_BYTES,
     );
-    let port = args.public_port.unwrap_or(args.listen.port());
+    let port = args.public_port.unwrap_or(bound.port());
     let settings = Settings {
         domain: args.domain.to_ascii_lowercase(),
         port,
@@ -54,35 +103,18 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         .await
         .context("opening Coffer")?,
     );
-    if let (Some(module), Some(token), Some(pin)) =
-        (&args.pkcs11_module, &args.pkcs11_token, &args.pkcs11_pin)
-    {
-        let cfg = coffer_hsm::Pkcs11Config {
-            module: module.clone(),
-            token_label: token.clone(),
-            pin: zeroize::Zeroizing::new(pin.clone()),
-        };
-        let hsm = tokio::task::spawn_blocking(move || coffer_hsm::Pkcs11Keys::open(cfg))
-            .await
-            .context("opening the PKCS#11 token")?
-            .context("opening the PKCS#11 token")?;
-        tracing::info!(token = %token, "HSM keys (RSA-HSM, EC-HSM, oct-HSM) live in the PKCS#11 token");
+    if let Some(hsm) = hsm {
         app.set_hsm_provider(Arc::new(hsm));
     }
     let boot = app.bootstrap().await.context("bootstrapping")?;
-    let mut trusted_proxies = Vec::new();
-    for p in &args.trusted_proxies {
-        trusted_proxies
-            .push(coffer_domain::IpRule::parse(p).with_context(|| format!("--trusted-proxy {p}"))?);
-    }
     let (audit_writer, audit_log) = crate::audit_setup::open(&dir, &args)?;
     app.set_audit(audit_writer.clone(), audit_log);
 
     let files = TlsFiles::in_dir(&dir);
     ensure_dev_certificates(&files, &settings.domain)?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(c), Some(k)) => server_config(c, k)?,
-        _ => server_config(&files.server_cert, &files.server_key)?,
+    let tls = match own_tls {
+        Some(t) => t,
+        None => server_config(&files.server_cert, &files.server_key)?,
     };
 
     let bootstrap_path = dir.join("bootstrap.json");
@@ -97,10 +129,38 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
             .await
             .context("issuing a new admin client secret")?,
     };
-    let ca_cert = if args.tls_cert.is_some() {
-        None
+    let header_path = dir.join(IDENTITY_HEADER_FILE);
+    let known_header = std::fs::read_to_string(&header_path)
+        .ok()
+        .map(|h| h.trim().to_owned());
+    let identity = app
+        .bootstrap_identity(known_header.as_deref())
+        .await
+        .context("setting up the bootstrap managed identity")?;
+    let identity_header = match &identity {
+        Some(i) => match &i.header {
+            Some(h) => {
+                write_private(&header_path, h.as_bytes())?;
+                Some(h.clone())
+            }
+            None => known_header,
+        },
+        None => {
+            let _ = std::fs::remove_file(&header_path);
+            None
+        }
+    };
+    let (ca_cert, bundle) = if args.tls_cert.is_some() {
+        (None, None)
     } else {
-        Some(files.ca_cert.clone())
+        let bundle = crate::trust::write_bundle(&files.ca_cert)?;
+        if bundle.system.is_none() {
+            tracing::warn!(
+                bundle = %bundle.path.display(),
+                "no system CA bundle found: the bundle holds only Coffer's CA"
+            );
+        }
+        (Some(files.ca_cert.clone()), Some(bundle))
     };
     let contract = json!({
         "tenant_id": boot.tenant_id,
@@ -108,6 +168,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         "client_secret": secret,
         "object_id": boot.object_id,
         "authority": settings.authority(),
+        "vault_name": boot.vault,
         "vault_url": settings.vault_url(&boot.vault),
         "vault_resource": settings.vault_resource(),
         "subscription_id": boot.subscription_id,
@@ -115,15 +176,39 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         "management_url": settings.management_url(),
         "graph_url": settings.graph_url(),
         "ca_cert": ca_cert.as_ref().map(|p| p.display().to_string()),
+        "ca_bundle": bundle.as_ref().map(|b| b.path.display().to_string()),
+        "identity_name": identity.as_ref().map(|_| BOOTSTRAP_IDENTITY),
+        "identity_resource_id": identity.as_ref().map(|i| i.resource_id.clone()),
+        "identity_client_id": identity.as_ref().map(|i| i.client_id.clone()),
+        "identity_principal_id": identity.as_ref().map(|i| i.principal_id.clone()),
+        "identity_endpoint": identity.as_ref().map(|_| app.identity_endpoint()),
+        "identity_header": identity_header,
     });
+    // The contract changes only once the listener is bound and everything above worked.
     write_private(
         &bootstrap_path,
         serde_json::to_string_pretty(&contract)?.as_bytes(),
     )?;
-
-    let listener = crate::serve::bind(args.listen).await?;
-    let bound = listener.local_addr()?;
-    print_summary(&contract, &bootstrap_path, bound, started.elapsed());
+    let vaults = app.vault_names().await.unwrap_or_default();
+    let bold = if args.color.enabled(std::io::stdout().is_terminal()) {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    for line in summary_lines(
+        &SummaryInput {
+            contract: &contract,
+            data_dir: &dir,
+            bound,
+            vaults: &vaults,
+            ephemeral: ephemeral.is_some(),
+            system_cas: bundle.as_ref().is_none_or(|b| b.system.is_some()),
+        },
+        bold,
+    ) {
+        println!("{line}");
+    }
+    println!("coffer ready in {} ms", started.elapsed().as_millis());
 
     let purger = Arc::clone(&app);
     tokio::spawn(async move {
@@ -176,6 +261,16 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         failed = audit_writer.failed_records(),
         "audit log closed"
     );
+    drop(data_dir);
+    if let Some(tmp) = ephemeral {
+        let path = tmp.path().display().to_string();
+        match tmp.close() {
+            Ok(()) => tracing::info!(dir = %path, "removed the ephemeral data directory"),
+            Err(e) => {
+                tracing::warn!(dir = %path, error = %e, "removing the ephemeral data directory failed")
+            }
+        }
+    }
     served
 }
 
@@ -217,50 +312,4 @@ fn read_bootstrap_secret(path: &Path, client_id: &str) -> Option<String> {
         return None;
     }
     v.get("client_secret")?.as_str().map(str::to_owned)
-}
-
-fn print_summary(
-    c: &serde_json::Value,
-    bootstrap: &Path,
-    bound: std::net::SocketAddr,
-    took: Duration,
-) {
-    let s = |k: &str| {
-        c.get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let color = std::io::stdout().is_terminal();
-    let (b, r) = if color {
-        ("\x1b[1m", "\x1b[0m")
-    } else {
-        ("", "")
-    };
-    println!("{b}Coffer{r} listening on https://{bound}");
-    println!("  vault:      {}", s("vault_url"));
-    println!("  authority:  {}/{}", s("authority"), s("tenant_id"));
-    println!("  management: {}", s("management_url"));
-    println!(
-        "  scope:      /subscriptions/{}/resourceGroups/{}",
-        s("subscription_id"),
-        s("resource_group")
-    );
-    println!("  graph:      {}", s("graph_url"));
-    println!("  contract:   {}", bootstrap.display());
-    println!("  env for the official SDKs:");
-    println!("    export AZURE_TENANT_ID={}", s("tenant_id"));
-    println!("    export AZURE_CLIENT_ID={}", s("client_id"));
-    println!(
-        "    export AZURE_CLIENT_SECRET=$(jq -r .client_secret {})",
-        bootstrap.display()
-    );
-    println!("    export AZURE_AUTHORITY_HOST={}", s("authority"));
-    if !s("ca_cert").is_empty() {
-        println!(
-            "    export REQUESTS_CA_BUNDLE={0} SSL_CERT_FILE={0} NODE_EXTRA_CA_CERTS={0}",
-            s("ca_cert")
-        );
-    }
-    println!("coffer ready in {} ms", took.as_millis());
 }

@@ -20,15 +20,19 @@ pub(crate) enum TokenCommand {
         /// Resource (audience) of the token, e.g. https://vault.localhost:8443.
         #[arg(long)]
         resource: Option<String>,
+        /// Tenant id (default: the bootstrap tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// Client (application) id (default: the bootstrap admin).
         #[arg(long)]
         client_id: Option<String>,
+        /// Client secret of --client-id (default: the bootstrap admin's).
         #[arg(long)]
         client_secret: Option<String>,
         /// Print only the access token.
         #[arg(long)]
         raw: bool,
+        /// Data directory of the server: its bootstrap.json has the admin's credentials and the CA.
         #[arg(long, env = "COFFER_DATA_DIR", default_value = "coffer-data")]
         data_dir: PathBuf,
     },
@@ -43,6 +47,7 @@ pub(crate) enum TokenCommand {
         /// CA certificate to trust (default: the data directory's, if present).
         #[arg(long)]
         ca_cert: Option<PathBuf>,
+        /// Data directory of the server: its bootstrap.json has the admin's credentials and the CA.
         #[arg(long, env = "COFFER_DATA_DIR", default_value = "coffer-data")]
         data_dir: PathBuf,
     },
@@ -56,6 +61,7 @@ pub(crate) enum KeysCommand {
     /// Create a new signing key. A running server picks it up within 30 seconds; tokens signed
     /// by the previous key stay valid until they expire.
     Rotate {
+        /// Data directory of the server: its bootstrap.json has the admin's credentials and the CA.
         #[arg(long, env = "COFFER_DATA_DIR", default_value = "coffer-data")]
         data_dir: PathBuf,
     },
@@ -108,7 +114,7 @@ async fn get(
 }
 
 /// Formats a Unix time as RFC 3339 with its distance from `now`.
-fn human_time(t: i64, now: i64) -> String {
+pub(crate) fn human_time(t: i64, now: i64) -> String {
     let when = time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
         .and_then(|d| {

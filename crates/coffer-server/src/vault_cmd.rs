@@ -18,11 +18,13 @@ pub(crate) enum VaultCommand {
     Create {
         #[command(flatten)]
         at: At,
+        /// Location name (Coffer's own is local).
         #[arg(long, short = 'l', default_value = "local")]
         location: String,
         /// Days a deleted vault (and object) is kept, 7 to 90.
         #[arg(long)]
         retention_days: Option<u32>,
+        /// Turn purge protection on (true); once on it stays on.
         #[arg(long)]
         enable_purge_protection: Option<bool>,
         /// Enabled or Disabled.
@@ -38,11 +40,14 @@ pub(crate) enum VaultCommand {
         #[arg(long)]
         no_self_perms: bool,
     },
+    /// Show a vault.
     Show {
         #[command(flatten)]
         at: At,
     },
+    /// List vaults.
     List {
+        /// Only vaults of this resource group.
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
     },
@@ -53,13 +58,17 @@ pub(crate) enum VaultCommand {
     },
     /// List soft-deleted vaults.
     ListDeleted,
+    /// Recover a soft-deleted vault.
     Recover {
         #[command(flatten)]
         at: At,
     },
+    /// Purge a soft-deleted vault for good.
     Purge {
+        /// Name of the deleted vault.
         #[arg(long, short = 'n')]
         name: String,
+        /// Location of the deleted vault (Coffer's own is local).
         #[arg(long, short = 'l')]
         location: Option<String>,
     },
@@ -69,12 +78,16 @@ pub(crate) enum VaultCommand {
         at: At,
         #[command(flatten)]
         who: Who,
+        /// Secret permissions to grant (get list set delete recover backup restore purge, or all).
         #[arg(long, num_args = 1..)]
         secret_permissions: Option<Vec<String>>,
+        /// Key permissions to grant (get list create update import delete sign verify encrypt decrypt wrapKey unwrapKey..., or all).
         #[arg(long, num_args = 1..)]
         key_permissions: Option<Vec<String>>,
+        /// Certificate permissions to grant (get list create import update delete managecontacts manageissuers..., or all).
         #[arg(long, num_args = 1..)]
         certificate_permissions: Option<Vec<String>>,
+        /// Storage permissions to grant (kept, not enforced).
         #[arg(long, num_args = 1..)]
         storage_permissions: Option<Vec<String>>,
     },
@@ -88,6 +101,12 @@ pub(crate) enum VaultCommand {
     /// The vault's firewall rules.
     #[command(subcommand)]
     NetworkRule(NetworkRuleCommand),
+    /// Write every secret, key and certificate (all versions), rotation policy, issuer and the
+    /// settings of a vault into an encrypted file (passphrase or key file).
+    Export(crate::port_cmd::ExportArgs),
+    /// Read a file from `export` into a vault (created if missing); names in use are refused
+    /// unless --force.
+    Import(crate::port_cmd::ImportArgs),
     /// The vault's diagnostic settings: turn its audit log on or off.
     #[command(subcommand)]
     Diagnostics(crate::diag_cmd::DiagnosticsCommand),
@@ -95,14 +114,19 @@ pub(crate) enum VaultCommand {
     Update {
         #[command(flatten)]
         at: At,
+        /// Allow or Deny: what the firewall does with addresses no rule covers.
         #[arg(long)]
         default_action: Option<String>,
+        /// AzureServices (trusted services pass the firewall) or None.
         #[arg(long)]
         bypass: Option<String>,
+        /// Enabled or Disabled.
         #[arg(long)]
         public_network_access: Option<String>,
+        /// Turn purge protection on (true); once on it stays on.
         #[arg(long)]
         enable_purge_protection: Option<bool>,
+        /// Days a deleted vault (and object) is kept, 7 to 90.
         #[arg(long)]
         retention_days: Option<u32>,
     },
@@ -120,6 +144,7 @@ pub(crate) enum NetworkRuleCommand {
     Remove {
         #[command(flatten)]
         at: At,
+        /// IPv4 or IPv6 addresses or CIDR ranges.
         #[arg(long, num_args = 1.., required = true)]
         ip_address: Vec<String>,
     },
@@ -132,8 +157,10 @@ pub(crate) enum NetworkRuleCommand {
 /// Which vault.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct At {
+    /// Name of the vault.
     #[arg(long, short = 'n')]
     pub(crate) name: String,
+    /// Only vaults of this resource group.
     #[arg(long, short = 'g')]
     pub(crate) resource_group: Option<String>,
 }
@@ -141,6 +168,7 @@ pub(crate) struct At {
 /// Whose access policy.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct Who {
+    /// Object id of the principal: a user, a service principal or a managed identity's principalId.
     #[arg(long)]
     object_id: String,
     /// For a compound identity: the policy then applies only through this application.
@@ -200,6 +228,16 @@ impl Arm {
             req = req.json(&b);
         }
         send_json(req).await
+    }
+
+    /// The contract the client signed in with.
+    pub(crate) fn contract(&self) -> &Contract {
+        &self.contract
+    }
+
+    /// The default subscription of the contract.
+    pub(crate) fn subscription(&self) -> &str {
+        &self.sub
     }
 
     pub(crate) fn vault_path(&self, rg: &str, name: &str) -> String {
@@ -328,6 +366,8 @@ pub(crate) async fn run(cmd: VaultCommand, common: Common) -> Result<()> {
             show(v)
         }
         VaultCommand::Show { at } => show(arm.vault(&at).await?.1),
+        VaultCommand::Export(args) => crate::port_cmd::export(&arm, args).await,
+        VaultCommand::Import(args) => crate::port_cmd::import(&arm, args).await,
         VaultCommand::Diagnostics(cmd) => crate::diag_cmd::run(&arm, cmd, table).await,
         VaultCommand::List { resource_group } => {
             let path = match &resource_group {

@@ -19,7 +19,7 @@ use crate::records::{
 use crate::vaults::vault_write;
 use crate::{Coffer, ServiceError};
 
-const BOOTSTRAP_ID: &str = "bootstrap";
+pub(crate) const BOOTSTRAP_ID: &str = "bootstrap";
 /// Name of the vault every new instance has.
 pub const DEFAULT_VAULT: &str = "dev";
 
@@ -36,6 +36,10 @@ pub struct BootstrapInfo {
     /// The default resource group of the default subscription.
     #[serde(default)]
     pub resource_group: String,
+    /// Resource id of the bootstrap managed identity, once it was made (see
+    /// `Coffer::bootstrap_identity`); `None` in documents written before it existed.
+    #[serde(default)]
+    pub identity_id: Option<String>,
     #[serde(skip)]
     pub client_secret: Option<String>,
 }
@@ -69,6 +73,7 @@ impl Coffer {
             vault: DEFAULT_VAULT.to_owned(),
             subscription_id: uuid::Uuid::new_v4().to_string(),
             resource_group: DEFAULT_RESOURCE_GROUP.to_owned(),
+            identity_id: None,
             client_secret: Some(secret),
         };
         let policy = AccessPolicy {

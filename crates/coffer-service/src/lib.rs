@@ -58,13 +58,14 @@ pub use keys::{
 };
 pub use managed_identity::{MiError, MiToken, MiTokenRequest};
 pub use management::{
-    AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, DEFAULT_LOCATION,
-    DEFAULT_RESOURCE_GROUP, DIAGNOSTIC_SETTING_TYPE, DeletedVaultView, DiagnosticLog,
-    DiagnosticMetric, DiagnosticSetting, DoctorReport, DoctorRequest, GenericResourceView,
-    IdentitySecrets, IdentityView, ManagementError, NameAvailability, NetworkAclsInput,
-    ProviderView, ResourceGroupView, ResourceInput, SYSTEM_ASSIGNED_IDENTITY_TYPE,
-    SubscriptionView, TenantView, USER_ASSIGNED_IDENTITY_TYPE, VAULT_TYPE, VaultInput, VaultView,
-    VirtualNetworkRule,
+    AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, BOOTSTRAP_IDENTITY,
+    BootstrapIdentity, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DIAGNOSTIC_SETTING_TYPE,
+    DeletedVaultView, DiagnosticLog, DiagnosticMetric, DiagnosticSetting, DoctorReport,
+    DoctorRequest, GenericResourceView, IdentitySecrets, IdentityView, ImportOutcome,
+    ManagementError, NameAvailability, NetworkAclsInput, PortableDoc, PortableObject,
+    PortableSettings, PortableVersion, ProviderView, ResourceGroupView, ResourceInput,
+    SYSTEM_ASSIGNED_IDENTITY_TYPE, SubscriptionView, TenantView, USER_ASSIGNED_IDENTITY_TYPE,
+    VAULT_TYPE, VaultExport, VaultInput, VaultView, VirtualNetworkRule,
 };
 pub use objects::{ListPage, MAX_PAGE};
 pub use request::{Facts, RequestFacts};

@@ -264,6 +264,20 @@ impl Coffer {
         self.vaults.remove(&name.to_ascii_lowercase());
     }
 
+    /// Names of the vaults this instance serves (not soft-deleted), sorted: for the hosts-file
+    /// line the server prints at start.
+    pub async fn vault_names(&self) -> Result<Vec<String>, ServiceError> {
+        let mut names: Vec<String> = self
+            .store
+            .list_docs(VAULT)
+            .await?
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// Forgets every cached vault (after a change to many at once).
     pub(crate) fn forget_all_vaults(&self) {
         self.vaults.clear();

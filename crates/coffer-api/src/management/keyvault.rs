@@ -73,6 +73,12 @@ pub(super) async fn route(
         (Some(rg), ["vaults", _, "providers", "coffer.diagnostics", "doctor"]) => {
             diagnostics::doctor(app, caller, r, (s, rg, name(1))).await
         }
+        (Some(rg), ["vaults", _, "providers", "coffer.portability", "export"]) => {
+            super::portable::export(app, caller, r, (s, rg, name(1))).await
+        }
+        (Some(rg), ["vaults", _, "providers", "coffer.portability", "import"]) => {
+            super::portable::import(app, caller, r, (s, rg, name(1))).await
+        }
         (Some(rg), ["vaults", _, "accesspolicies", _]) => {
             r.only(Method::PUT)?;
             let kind = AccessPolicyUpdate::parse(name(3)).ok_or_else(|| no_route(r))?;

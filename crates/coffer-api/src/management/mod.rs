@@ -12,6 +12,7 @@
 mod diagnostics;
 mod identities;
 mod keyvault;
+mod portable;
 mod resources;
 pub(crate) mod toolkit;
 mod trusted;

@@ -697,7 +697,8 @@ async fn the_default_vault_is_an_arm_resource_and_lists_page() {
     assert_eq!(names, ["dev", "kv-page-0", "kv-page-1", "kv-page-2"]);
     let (st, all) = arm.get(&arm.sub_path("/resources")).await;
     assert_eq!(st, 200);
-    assert_eq!(all["value"].as_array().unwrap().len(), 4, "{all}");
+    // The four vaults and the bootstrap managed identity.
+    assert_eq!(all["value"].as_array().unwrap().len(), 5, "{all}");
     let (st, e) = arm
         .get(&arm.sub_path("/resources?$filter=tagName eq 'x'"))
         .await;

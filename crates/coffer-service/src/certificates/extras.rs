@@ -6,8 +6,8 @@ use coffer_store::{DocMode, DocWrite, StoreError};
 use super::policy::{CertificateIssuer, Contact};
 use crate::{Coffer, ServiceError, VaultSession};
 
-const CERT_CONTACTS: &str = "cert-contacts";
-const CERT_ISSUER: &str = "cert-issuer";
+pub(crate) const CERT_CONTACTS: &str = "cert-contacts";
+pub(crate) const CERT_ISSUER: &str = "cert-issuer";
 
 fn issuer_id(s: &VaultSession, name: &str) -> String {
     format!("{}/{}", s.doc.id, name.to_ascii_lowercase())

@@ -21,6 +21,7 @@ use coffer_x509::{Bundle, CertificateSpec, KeyUsage, SigningKeyRef};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+pub(crate) use extras::{CERT_CONTACTS, CERT_ISSUER};
 pub use pending::CertificateOperation;
 pub use policy::{
     CertKeyProps, CertLifetimeAction, CertificateIssuer, CertificatePolicy, Contact, IssuerAdmin,

@@ -20,13 +20,15 @@ use coffer_store::StoreError;
 
 pub(crate) use identities::binding_matches;
 pub use identities::{
-    IdentitySecrets, IdentityView, SYSTEM_ASSIGNED_IDENTITY_TYPE, USER_ASSIGNED_IDENTITY_TYPE,
+    BOOTSTRAP_IDENTITY, BootstrapIdentity, IdentitySecrets, IdentityView,
+    SYSTEM_ASSIGNED_IDENTITY_TYPE, USER_ASSIGNED_IDENTITY_TYPE,
 };
 pub(crate) use keyvault::vault_resource_id;
 pub use keyvault::{
     AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, DIAGNOSTIC_SETTING_TYPE,
     DeletedVaultView, DiagnosticLog, DiagnosticMetric, DiagnosticSetting, DoctorReport,
-    DoctorRequest, NameAvailability, NetworkAclsInput, VAULT_TYPE, VaultInput, VaultView,
+    DoctorRequest, ImportOutcome, NameAvailability, NetworkAclsInput, PortableDoc, PortableObject,
+    PortableSettings, PortableVersion, VAULT_TYPE, VaultExport, VaultInput, VaultView,
     VirtualNetworkRule,
 };
 pub use resources::{

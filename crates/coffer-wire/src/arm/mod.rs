@@ -5,6 +5,7 @@ pub mod doctor;
 pub mod identity;
 pub mod insights;
 pub mod keyvault;
+pub mod portable;
 pub mod resources;
 
 use std::collections::BTreeMap;

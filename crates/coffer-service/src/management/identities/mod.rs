@@ -3,8 +3,11 @@
 //! their workloads present to the token endpoints: the App Service-style header and the source
 //! addresses bound for the IMDS-style endpoint.
 
+mod bootstrap;
 mod imds;
 mod system;
+
+pub use bootstrap::{BOOTSTRAP_IDENTITY, BootstrapIdentity};
 
 use std::collections::BTreeMap;
 

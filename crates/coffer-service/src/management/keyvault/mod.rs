@@ -10,6 +10,7 @@
 mod deleted;
 mod diagnostics;
 mod doctor;
+mod portable;
 mod vaults;
 
 pub use diagnostics::{
@@ -17,6 +18,9 @@ pub use diagnostics::{
     DiagnosticSetting,
 };
 pub use doctor::{DoctorReport, DoctorRequest};
+pub use portable::{
+    ImportOutcome, PortableDoc, PortableObject, PortableSettings, PortableVersion, VaultExport,
+};
 
 use std::collections::BTreeMap;
 
