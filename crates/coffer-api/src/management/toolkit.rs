@@ -207,10 +207,14 @@ pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 
 /// The `Authorization` header; a value that is not text reaches the token check as such, so it
 /// fails there with the API's own 401 rather than passing as "no header".
+/// Two or more headers fail there too, with their own message: which one counts is ambiguous.
 pub(crate) fn bearer_of(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(http::header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{0}invalid"))
+    let mut all = headers.get_all(http::header::AUTHORIZATION).iter();
+    let first = all.next()?;
+    if all.next().is_some() {
+        return Some(coffer_identity::DUPLICATE_AUTHORIZATION);
+    }
+    Some(first.to_str().unwrap_or("\u{0}invalid"))
 }
 
 /// A body of at most `limit` bytes; an error when it is larger (or breaks off), which each API
