@@ -65,9 +65,9 @@ impl ArmRequest {
 
     /// Reads the body, at most `limit` bytes.
     pub(crate) async fn read_body(&mut self, body: Body, limit: usize) -> Result<(), ArmError> {
-        self.body = read_bounded(body, limit)
+        self.body = crate::body::read(body, limit)
             .await
-            .map_err(|_| ArmError::body_too_large(limit))?;
+            .map_err(|e| ArmError::body(&e))?;
         Ok(())
     }
 
@@ -217,18 +217,15 @@ pub(crate) fn bearer_of(headers: &HeaderMap) -> Option<&str> {
     Some(first.to_str().unwrap_or("\u{0}invalid"))
 }
 
-/// A body of at most `limit` bytes; an error when it is larger (or breaks off), which each API
-/// words in its own envelope.
-pub(crate) async fn read_bounded(body: Body, limit: usize) -> Result<Bytes, axum::Error> {
-    axum::body::to_bytes(body, limit).await
-}
-
-/// A JSON body as `T`; `None` when there is none (or only whitespace).
-pub(crate) fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, serde_json::Error> {
+/// A JSON object body as `T` (strictly: `crate::json`); `None` when there is none (or only
+/// whitespace).
+pub(crate) fn json_body<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<Option<T>, crate::json::JsonError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(bytes).map(Some)
+    crate::json::parse_object(bytes).map(Some)
 }
 
 /// A listing's window: at most `top` items after the item keyed `after`.
