@@ -160,11 +160,14 @@ fn refuse(app: &Coffer, req: &Request, refusal: &edge::Refusal) -> Response {
         .and_then(|v| v.to_str().ok())
         .map_or_else(|| request_id.clone(), |s| s.chars().take(100).collect());
     let mut resp = error::edge::refusal(refusal, role.as_ref(), &request_id, &client_request_id);
-    // The client may still be sending a body nobody will read: say the connection ends here.
-    resp.headers_mut().insert(
-        http::header::CONNECTION,
-        http::HeaderValue::from_static("close"),
-    );
+    // The client may still be sending a body nobody will read: say the connection ends here
+    // (HTTP/1 only; HTTP/2 forbids the header and resets just the stream).
+    if req.version() <= http::Version::HTTP_11 {
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
     resp
 }
 
