@@ -2,7 +2,6 @@
 //! empty body, for a head it cannot parse or hold) into the same status with Azure's error
 //! envelope. Responses from the router always have a body, so they never match.
 
-use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -10,33 +9,63 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// `inner` with hyper's bare refusals rewritten.
-pub(crate) struct EnvelopeIo<T> {
-    inner: T,
+pub(crate) struct EnvelopeIo<T: AsyncRead + Unpin + Send + 'static> {
+    /// Always `Some` until dropped.
+    inner: Option<T>,
     /// A rewritten refusal still to be written, and how much of it is written.
     pending: Vec<u8>,
     written: usize,
-    /// After a refusal, what the client still sends is read and dropped for a moment before
-    /// the socket closes: closing with unread data makes the kernel reset the connection, and
-    /// the client would lose the refusal.
-    linger: Option<Linger>,
-}
-
-struct Linger {
-    until: Pin<Box<tokio::time::Sleep>>,
-    left: usize,
+    /// A refusal was sent: hyper closes the connection next, maybe with the client's bytes still
+    /// unread, and closing with unread data makes the kernel reset the connection, so the
+    /// client would lose the refusal. Those bytes are read and dropped for a moment first.
+    refused: bool,
 }
 
 /// How long and how much a refused connection is drained before it closes.
 const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 const LINGER_BYTES: usize = 1024 * 1024;
 
-impl<T> EnvelopeIo<T> {
+impl<T: AsyncRead + Unpin + Send + 'static> EnvelopeIo<T> {
     pub(crate) fn new(inner: T) -> Self {
         Self {
-            inner,
+            inner: Some(inner),
             pending: Vec::new(),
             written: 0,
-            linger: None,
+            refused: false,
+        }
+    }
+
+    fn io(&mut self) -> io::Result<Pin<&mut T>> {
+        self.inner
+            .as_mut()
+            .map(Pin::new)
+            .ok_or_else(|| io::ErrorKind::NotConnected.into())
+    }
+}
+
+impl<T: AsyncRead + Unpin + Send + 'static> Drop for EnvelopeIo<T> {
+    fn drop(&mut self) {
+        let Some(mut inner) = self.inner.take() else {
+            return;
+        };
+        if !self.refused {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                use tokio::io::AsyncReadExt as _;
+                let mut scratch = vec![0u8; 16 * 1024];
+                let mut left = LINGER_BYTES;
+                let drain = async {
+                    while left > 0 {
+                        match inner.read(&mut scratch).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => left = left.saturating_sub(n),
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+            });
         }
     }
 }
@@ -75,11 +104,14 @@ pub(crate) fn rewrite(head: &[u8]) -> Option<Vec<u8>> {
     Some(out.into_bytes())
 }
 
-impl<T: AsyncWrite + Unpin> EnvelopeIo<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> EnvelopeIo<T> {
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.written < self.pending.len() {
-            let n =
-                ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.written..]))?;
+            let start = self.written;
+            let Some(inner) = self.inner.as_mut() else {
+                return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
+            };
+            let n = ready!(Pin::new(inner).poll_write(cx, &self.pending[start..]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -91,17 +123,17 @@ impl<T: AsyncWrite + Unpin> EnvelopeIo<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for EnvelopeIo<T> {
+impl<T: AsyncRead + Unpin + Send + 'static> AsyncRead for EnvelopeIo<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        self.io()?.poll_read(cx, buf)
     }
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for EnvelopeIo<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncWrite for EnvelopeIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -111,44 +143,24 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for EnvelopeIo<T> {
         if let Some(replacement) = rewrite(buf) {
             self.pending = replacement;
             self.written = 0;
-            self.linger = Some(Linger {
-                until: Box::pin(tokio::time::sleep(LINGER_TIME)),
-                left: LINGER_BYTES,
-            });
-            // The refusal is taken whole; it reaches the socket on the next drain.
-            let _ = self.poll_drain(cx)?;
+            self.refused = true;
+            // The refusal is taken whole; it reaches the socket on this or the next drain.
+            if let Poll::Ready(Err(e)) = self.poll_drain(cx) {
+                return Poll::Ready(Err(e));
+            }
             return Poll::Ready(Ok(buf.len()));
         }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        self.io()?.poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_drain(cx))?;
-        Pin::new(&mut self.inner).poll_flush(cx)
+        self.io()?.poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_drain(cx))?;
-        ready!(Pin::new(&mut self.inner).poll_shutdown(cx))?;
-        let this = &mut *self;
-        if let Some(l) = &mut this.linger {
-            let mut scratch = [0u8; 8192];
-            loop {
-                if l.left == 0 || l.until.as_mut().poll(cx).is_ready() {
-                    break;
-                }
-                let mut rb = ReadBuf::new(&mut scratch);
-                match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
-                    Poll::Ready(Ok(())) if !rb.filled().is_empty() => {
-                        l.left = l.left.saturating_sub(rb.filled().len());
-                    }
-                    Poll::Ready(_) => break,
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-            this.linger = None;
-        }
-        Poll::Ready(Ok(()))
+        self.io()?.poll_shutdown(cx)
     }
 
     // Not vectored: hyper then writes a response head in one contiguous buffer, which is what
