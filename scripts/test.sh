@@ -13,3 +13,8 @@ cargo test --workspace --locked
 # The official Rust SDK client has its own lockfile and target dir (it is not a workspace member).
 CARGO_TARGET_DIR=target/sdk-rust cargo build --locked --manifest-path tests/sdk/rust/Cargo.toml
 bash tests/sdk/run_python.sh target/debug/coffer
+# A short fuzzing pass when cargo-fuzz and a nightly are installed (`scripts/fuzz.sh` also runs
+# on stable alone; CI can call it as its own bounded step).
+if cargo fuzz --version >/dev/null 2>&1 && cargo +nightly --version >/dev/null 2>&1; then
+  bash scripts/fuzz.sh 5
+fi

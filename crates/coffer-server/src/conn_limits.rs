@@ -37,7 +37,7 @@ pub(crate) fn raise_fd_limit() -> Option<u64> {
         && cur < max
     {
         lim.current = Some(max);
-        if let Err(e) = setrlimit(Resource::Nofile, lim.clone()) {
+        if let Err(e) = setrlimit(Resource::Nofile, lim) {
             tracing::warn!(error = %e, "could not raise the descriptor limit");
         }
     }
