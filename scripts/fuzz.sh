@@ -15,13 +15,17 @@ TARGETS=(vault_route json_body jwt authority)
 mkdir -p target/fuzz-corpus
 
 run_libfuzzer() { # binary target
-  local bin="$1" t="$2"
+  local bin="$1" t="$2" log="target/fuzz-corpus/$2.log" rc=0
   mkdir -p "target/fuzz-corpus/$t" "fuzz/artifacts/$t"
   "$bin" "target/fuzz-corpus/$t" "fuzz/corpus/$t" \
     -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 2>&1 \
-    | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::new_units_added|==[0-9]+==|SUMMARY|Done)" || true
-  return "${PIPESTATUS[0]}"
+    -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 >"$log" 2>&1 || rc=$?
+  grep -E "^(Done|stat::number_of_executed_units|stat::new_units_added)" "$log" || true
+  if [ "$rc" -ne 0 ]; then
+    tail -n 40 "$log"
+    echo "fuzz: $t FAILED with status $rc; the input is in fuzz/artifacts/$t/" >&2
+  fi
+  return "$rc"
 }
 
 if cargo fuzz --version >/dev/null 2>&1 && cargo +nightly --version >/dev/null 2>&1; then
