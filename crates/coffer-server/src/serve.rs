@@ -1,5 +1,6 @@
-//! The HTTPS listener: accepts TCP connections, completes TLS, serves HTTP/1.1 and HTTP/2 with the
-//! API router, and drains connections on SIGTERM or Ctrl-C.
+//! The HTTPS listener: admits TCP connections within the limits (`conn_limits`), completes TLS,
+//! serves HTTP/1.1 and HTTP/2 with the API router under the header, body and idle timeouts, and
+//! drains connections on SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
