@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-10}"
+# A cargo-fuzz installed for this checkout (`cargo install cargo-fuzz --locked --root target/tools`).
+export PATH="$PWD/target/tools/bin:$PATH"
 TARGETS=(vault_route json_body jwt authority)
 mkdir -p target/fuzz-corpus
 
