@@ -13,3 +13,10 @@ cargo test --workspace --locked
 # The official Rust SDK client has its own lockfile and target dir (it is not a workspace member).
 CARGO_TARGET_DIR=target/sdk-rust cargo build --locked --manifest-path tests/sdk/rust/Cargo.toml
 bash tests/sdk/run_python.sh target/debug/coffer
+# A short fuzzing pass when cargo-fuzz (on PATH or in target/tools) and a nightly are installed.
+# `scripts/fuzz.sh` also runs on stable alone; under CI, `.ci/run` runs it as its own step.
+if [ "${CI:-}" != true ] \
+  && PATH="$PWD/target/tools/bin:$PATH" cargo fuzz --version >/dev/null 2>&1 \
+  && cargo +nightly --version >/dev/null 2>&1; then
+  bash scripts/fuzz.sh 5
+fi

@@ -82,12 +82,34 @@ async fn token(
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_basic);
-    let Ok(body) = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await else {
-        {
+    if req
+        .headers()
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "AADSTS7000216: The request has more than one Authorization header; send exactly one."
+                .to_owned(),
+            7000216,
+            &request_id,
+        );
+    }
+    let body = match crate::body::read(req.into_body(), MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(e) => {
+            let status = match e {
+                crate::body::BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                crate::body::BodyError::Malformed => StatusCode::BAD_REQUEST,
+                crate::body::BodyError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
+            };
             return oauth_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
+                status,
                 "invalid_request",
-                format!("AADSTS900144: The request body is larger than {MAX_BODY_BYTES} bytes."),
+                format!("AADSTS900144: {e}"),
                 900144,
                 &request_id,
             );

@@ -2,11 +2,14 @@
 //! `login.<domain>`, a vault on `<vault>.vault.<domain>`. Handlers stay thin: they parse the
 //! request, call the service, and shape the answer; errors become Azure's envelope in `error`.
 
+mod body;
+mod edge;
 mod error;
 mod graph;
 mod headers;
 mod host;
 mod identity;
+mod json;
 mod management;
 mod msi;
 mod text;
@@ -20,8 +23,50 @@ use axum::response::{IntoResponse, Response};
 use coffer_domain::IpRule;
 use coffer_service::Coffer;
 
+pub use body::{IdleTimeout, with_idle_timeout};
+pub use edge::{MAX_HEADER_BLOCK, MAX_HEADERS, MAX_URI};
 pub use error::ApiError;
-pub use host::Role;
+pub use error::edge::protocol_refusal;
+pub use host::{AuthorityError, Role, parse_authority};
+
+/// Entry points for the fuzz targets in `fuzz/`: the pure parsers that read what a client sends.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The vault route parser: method and path to an operation (or a refusal).
+    pub fn vault_route(method: &http::Method, path: &str) -> bool {
+        crate::vault::fuzz_route(method, path)
+    }
+
+    /// The strict JSON body parser, untyped and as the typed bodies of the three families.
+    pub fn json_body(bytes: &[u8]) -> bool {
+        use coffer_wire::{certificates, keys, secrets};
+        let untyped = crate::json::parse_map(bytes).is_ok();
+        let secret = crate::json::parse_object::<secrets::SecretSetParameters>(bytes).is_ok();
+        let key = crate::json::parse_object::<keys::KeyCreateParameters>(bytes).is_ok();
+        let policy = crate::json::parse_object::<certificates::CertificatePolicy>(bytes).is_ok();
+        untyped || secret || key || policy
+    }
+
+    /// The edge's checks on a request built from raw header pairs.
+    pub fn edge_check(uri: &str, headers: &[(&[u8], &[u8])]) -> bool {
+        let mut b = http::Request::builder();
+        if let Ok(u) = uri.parse::<http::Uri>() {
+            b = b.uri(u);
+        }
+        for (k, v) in headers {
+            if let (Ok(k), Ok(v)) = (
+                http::HeaderName::from_bytes(k),
+                http::HeaderValue::from_bytes(v),
+            ) {
+                b = b.header(k, v);
+            }
+        }
+        match b.body(axum::body::Body::empty()) {
+            Ok(req) => crate::edge::check(&req, crate::MAX_BODY_BYTES).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
 
 /// How the edge treats connections: which peers are proxies whose `X-Forwarded-For` is
 /// believed.
@@ -65,6 +110,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
+    if let Err(refusal) = edge::check(&req, MAX_BODY_BYTES) {
+        return refuse(&app, &req, &refusal);
+    }
     if req.uri().path() == "/healthz" {
         return (
             [(http::header::CONTENT_TYPE, "application/json")],
@@ -88,6 +136,39 @@ async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
         ))
         .into_response(),
     }
+}
+
+/// Answers an edge refusal in the envelope of the role the host names, when it names one.
+fn refuse(app: &Coffer, req: &Request, refusal: &edge::Refusal) -> Response {
+    let host_ok = !matches!(
+        refusal,
+        edge::Refusal::MissingHost
+            | edge::Refusal::DuplicateHost
+            | edge::Refusal::HostMismatch
+            | edge::Refusal::BadHost(_)
+    );
+    let role = host_ok.then(|| host::classify(req, &app.settings().domain));
+    let request_id = req
+        .extensions()
+        .get::<headers::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let client_request_id = req
+        .headers()
+        .get("client-request-id")
+        .or_else(|| req.headers().get("x-ms-client-request-id"))
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| request_id.clone(), |s| s.chars().take(100).collect());
+    let mut resp = error::edge::refusal(refusal, role.as_ref(), &request_id, &client_request_id);
+    // The client may still be sending a body nobody will read: say the connection ends here
+    // (HTTP/1 only; HTTP/2 forbids the header and resets just the stream).
+    if req.version() <= http::Version::HTTP_11 {
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }
 
 /// `/readyz`: ready while audit records can be written (liveness is `/healthz`).

@@ -45,6 +45,11 @@ pub enum TokenError {
     /// No `Authorization` header (or an empty one, or `Bearer` with nothing after it).
     #[error("AKV10000: Request is missing a Bearer or PoP token.")]
     Missing,
+    /// The request carries more than one `Authorization` header: which one counts is ambiguous.
+    #[error(
+        "Invalid authorization: the request has more than one Authorization header; send exactly one (\"Authorization: Bearer <token>\")."
+    )]
+    DuplicateAuthorization,
     /// The `Authorization` header uses a scheme other than `Bearer`.
     #[error(
         "Invalid authorization header: the scheme must be Bearer (\"Authorization: Bearer <token>\")."
@@ -119,6 +124,7 @@ impl TokenError {
     pub fn code(&self) -> &'static str {
         match self {
             TokenError::Missing => "AKV10000",
+            TokenError::DuplicateAuthorization => "DuplicateAuthorizationHeader",
             TokenError::NotBearer => "InvalidAuthorizationScheme",
             TokenError::Malformed(_) => "MalformedToken",
             TokenError::UnsupportedAlgorithm(_) => "UnsupportedTokenAlgorithm",

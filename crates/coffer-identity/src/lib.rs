@@ -15,8 +15,8 @@ pub use error::{IdentityError, TokenError};
 pub use issuer::{AccessTokenRequest, IssuedToken, Issuer, TokenVersion};
 pub use keys::{KeySet, SigningKey};
 pub use validate::{
-    Expectation, MAX_HEADER_BYTES, MAX_TOKEN_BYTES, ValidatedToken, bearer_token,
-    decode_unverified, validate,
+    DUPLICATE_AUTHORIZATION, Expectation, MAX_HEADER_BYTES, MAX_TOKEN_BYTES, ValidatedToken,
+    bearer_token, decode_unverified, validate,
 };
 
 #[cfg(test)]

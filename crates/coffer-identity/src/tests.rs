@@ -1033,3 +1033,70 @@ fn openid_configuration_v2_and_v1() {
         format!("{base}/v2.0")
     );
 }
+
+/// Signs raw header and payload text, so a test can send JSON that `serde_json` would never
+/// write (a member named twice).
+fn sign_raw(header: &str, claims: &str, key: &EncodingKey) -> String {
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, Algorithm::RS256).unwrap();
+    format!("{message}.{signature}")
+}
+
+#[test]
+fn duplicate_members_and_disagreeing_key_ids_are_refused() {
+    let k = shared();
+    let set = key_set(&[&k.current]);
+    let kid = k.current.kid();
+    let claims = serde_json::to_string(&good_claims()).unwrap();
+    let good_header = format!(r#"{{"alg":"RS256","kid":"{kid}","x5t":"{kid}"}}"#);
+    assert!(
+        check(
+            &sign_raw(&good_header, &claims, k.current.encoding_key()),
+            &set,
+            NOW
+        )
+        .is_ok(),
+        "the control token passes"
+    );
+    let dup_alg = format!(r#"{{"alg":"none","alg":"RS256","kid":"{kid}"}}"#);
+    let dup_oid = claims.replacen('{', r#"{"oid":"attacker","#, 1);
+    let nested_dup = claims.replacen('{', r#"{"x":{"a":1,"a":2},"#, 1);
+    let junk_kid = format!(r#"{{"alg":"RS256","kid":"junk","x5t":"{kid}"}}"#);
+    let cases = [
+        (
+            "alg twice",
+            sign_raw(&dup_alg, &claims, k.current.encoding_key()),
+            "MalformedToken",
+        ),
+        (
+            "oid twice",
+            sign_raw(&good_header, &dup_oid, k.current.encoding_key()),
+            "MalformedToken",
+        ),
+        (
+            "a nested member twice",
+            sign_raw(&good_header, &nested_dup, k.current.encoding_key()),
+            "MalformedToken",
+        ),
+        (
+            "junk kid, right x5t",
+            sign_raw(&junk_kid, &claims, k.current.encoding_key()),
+            "AKV10046",
+        ),
+    ];
+    for (what, token, code) in cases {
+        let err = check(&token, &set, NOW).unwrap_err();
+        assert_eq!(err.code(), code, "{what}: {err}");
+    }
+    let err = check(
+        &sign_raw(&dup_alg, &claims, k.current.encoding_key()),
+        &set,
+        NOW,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("more than once"), "{err}");
+}

@@ -5,6 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use crate::error::TokenError;
@@ -48,10 +49,17 @@ pub struct ValidatedToken {
     pub expires_at: i64,
 }
 
+/// What the HTTP edge passes as the `Authorization` value when a request has several: no real
+/// header can hold a NUL, so it cannot be forged.
+pub const DUPLICATE_AUTHORIZATION: &str = "\u{0}duplicate-authorization";
+
 /// Parses the `Authorization` header value: None → Missing; not `Bearer <t>` (case-insensitive scheme) → NotBearer.
 ///
 /// An empty header or a bare `Bearer` counts as Missing: there is no token to check.
 pub fn bearer_token(header: Option<&str>) -> Result<&str, TokenError> {
+    if header == Some(DUPLICATE_AUTHORIZATION) {
+        return Err(TokenError::DuplicateAuthorization);
+    }
     let value = header.map(str::trim).unwrap_or_default();
     if value.is_empty() {
         return Err(TokenError::Missing);
@@ -229,10 +237,89 @@ fn json_object(segment: &str, what: &str) -> Result<Map<String, Value>, TokenErr
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| malformed(&format!("{what} is not valid base64url")))?;
-    match serde_json::from_slice::<Value>(&bytes) {
+    // Parsers disagree on which of two equal member names wins (the first, the last, or an
+    // error), so a token that names `alg` twice could mean different things to different
+    // readers: refuse it outright.
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let parsed = match UniqueMembers::deserialize(&mut de) {
+        Ok(v) => de.end().map(|()| v.0),
+        Err(e) => Err(e),
+    };
+    match parsed {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(malformed(&format!("{what} is not a JSON object"))),
+        Err(e) if e.to_string().starts_with(DUPLICATE_MEMBER) => {
+            Err(malformed(&format!("{what} names a member more than once")))
+        }
         Err(_) => Err(malformed(&format!("{what} is not valid JSON"))),
+    }
+}
+
+const DUPLICATE_MEMBER: &str = "duplicate member";
+
+/// A JSON value that refuses an object naming one member twice, at any depth.
+struct UniqueMembers(Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueMembers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(UniqueMembers)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueMembers(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let UniqueMembers(v) = map.next_value()?;
+            if out.insert(key, v).is_some() {
+                return Err(serde::de::Error::custom(DUPLICATE_MEMBER));
+            }
+        }
+        Ok(Value::Object(out))
     }
 }
 
@@ -254,7 +341,17 @@ fn signing_key<'k>(
 ) -> Result<&'k SigningKey, TokenError> {
     let kid = header.get("kid").and_then(Value::as_str);
     let x5t = header.get("x5t").and_then(Value::as_str);
-    // Our kid and x5t are the same value; a header naming the key by either is enough.
+    // Our kid and x5t are the same value; a header naming the key by either is enough, but one
+    // naming it by both must not name two different keys (a junk kid beside the right x5t).
+    if let (Some(k), Some(x)) = (kid, x5t)
+        && k != x
+    {
+        return Err(TokenError::UnknownSigningKey(format!(
+            "{}\" and x5t \"{}",
+            quote(k),
+            quote(x)
+        )));
+    }
     if let Some(key) = [kid, x5t]
         .into_iter()
         .flatten()

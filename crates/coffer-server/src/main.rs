@@ -3,6 +3,7 @@
 mod ad_cmd;
 mod audit_setup;
 mod client;
+mod conn_limits;
 mod datadir;
 mod diag_cmd;
 mod doctor_cmd;
@@ -11,6 +12,7 @@ mod fsutil;
 mod listen;
 mod logs_cmd;
 mod port_cmd;
+mod refusal_io;
 mod serve;
 mod setup;
 mod summary;
@@ -170,6 +172,31 @@ pub(crate) struct ServeArgs {
     /// Days audit records are kept; 0 keeps them for ever.
     #[arg(long, default_value_t = coffer_service::DEFAULT_RETENTION_DAYS)]
     pub(crate) audit_retention_days: u32,
+    /// Most connections held open at once; at the cap a new connection takes the place of the
+    /// longest-idle one, and is refused only when every connection is serving a request. Kept
+    /// below the descriptor limit.
+    #[arg(long, env = "COFFER_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub(crate) max_connections: usize,
+    /// Most connections one client address may hold (its longest-idle one makes room likewise).
+    #[arg(
+        long,
+        env = "COFFER_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub(crate) max_connections_per_address: usize,
+    /// Seconds a client has to send a request's whole header block (HTTP/1.1).
+    #[arg(long, default_value_t = 10)]
+    pub(crate) header_read_timeout: u64,
+    /// Seconds a client may pause while sending a request body before the request fails (408).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) body_idle_timeout: u64,
+    /// Seconds a connection may stay open with no request in flight (TLS up and silent, between
+    /// keep-alive requests, idle HTTP/2).
+    #[arg(long, default_value_t = 60)]
+    pub(crate) idle_timeout: u64,
+    /// Seconds between HTTP/2 PINGs on a connection; one not answered within 20 s closes it.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) h2_ping_interval: u64,
     /// TESTS ONLY: while this file exists, every audit append fails (to exercise /readyz and
     /// --audit-fail-closed).
     #[arg(long, hide = true)]

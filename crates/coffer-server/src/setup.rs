@@ -253,7 +253,17 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         }
     });
     let edge = coffer_api::Edge { trusted_proxies };
-    let served = crate::serve::run(listener, tls, coffer_api::router_with(app, edge)).await;
+    let secs = |n: u64| Duration::from_secs(n.max(1));
+    let limits = crate::conn_limits::Limits {
+        max_connections: args.max_connections,
+        max_per_address: args.max_connections_per_address,
+        header_read_timeout: secs(args.header_read_timeout),
+        body_idle_timeout: secs(args.body_idle_timeout),
+        idle_timeout: secs(args.idle_timeout),
+        h2_ping_interval: secs(args.h2_ping_interval),
+        h2_ping_timeout: secs(20),
+    };
+    let served = crate::serve::run(listener, tls, coffer_api::router_with(app, edge), limits).await;
     // Connections are drained: write what the last requests queued before exiting.
     audit_writer.shutdown().await;
     tracing::info!(

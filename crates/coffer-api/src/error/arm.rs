@@ -20,7 +20,7 @@ pub(crate) struct ArmError {
 }
 
 impl ArmError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -131,12 +131,15 @@ impl ArmError {
         )
     }
 
-    pub(crate) fn body_too_large(limit: usize) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestContentTooLarge",
-            format!("The request content is larger than {limit} bytes."),
-        )
+    /// A body that could not be read: too large, malformed framing, or too slow.
+    pub(crate) fn body(e: &crate::body::BodyError) -> Self {
+        use crate::body::BodyError;
+        let (status, code) = match e {
+            BodyError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "RequestContentTooLarge"),
+            BodyError::Malformed => (StatusCode::BAD_REQUEST, "InvalidRequestContent"),
+            BodyError::TimedOut(_) => (StatusCode::REQUEST_TIMEOUT, "RequestTimeout"),
+        };
+        Self::new(status, code, e.to_string())
     }
 
     /// A body that is not JSON, or not of the resource's shape.

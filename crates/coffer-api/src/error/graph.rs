@@ -31,6 +31,17 @@ impl GraphError {
         Self::new(StatusCode::BAD_REQUEST, "Request_BadRequest", message)
     }
 
+    /// A body that could not be read: too large, malformed framing, or too slow.
+    pub(crate) fn body(e: &crate::body::BodyError) -> Self {
+        use crate::body::BodyError;
+        let status = match e {
+            BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::Malformed => StatusCode::BAD_REQUEST,
+            BodyError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
+        };
+        Self::new(status, "Request_BadRequest", e.to_string())
+    }
+
     pub(crate) fn invalid_json() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

@@ -3,6 +3,7 @@
 //! ARM's (`arm`), Microsoft Graph's (`graph`) and OAuth2's for the token endpoints (`oauth`).
 
 pub(crate) mod arm;
+pub(crate) mod edge;
 pub(crate) mod graph;
 pub(crate) mod oauth;
 
@@ -36,13 +37,15 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "BadParameter", message)
     }
 
-    /// A declared or streamed body above the limit.
-    pub(crate) fn body_too_large(limit: usize) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestBodyTooLarge",
-            format!("The request body is larger than the {limit}-byte limit."),
-        )
+    /// A body that could not be read: too large, malformed framing, or too slow.
+    pub(crate) fn body(e: &crate::body::BodyError) -> Self {
+        use crate::body::BodyError;
+        let (status, code) = match e {
+            BodyError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "RequestBodyTooLarge"),
+            BodyError::Malformed => (StatusCode::BAD_REQUEST, "BadParameter"),
+            BodyError::TimedOut(_) => (StatusCode::REQUEST_TIMEOUT, "RequestTimeout"),
+        };
+        Self::new(status, code, e.to_string())
     }
 
     /// A known collection asked with a method it does not serve.

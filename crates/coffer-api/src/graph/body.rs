@@ -2,28 +2,20 @@
 //! in Graph's envelope), and typed, case-insensitive property access.
 
 use axum::extract::Request;
-use http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::MAX_GRAPH_BODY;
 use crate::error::graph::GraphError;
-use crate::management::toolkit::{json_body, read_bounded};
+use crate::management::toolkit::json_body;
 
 /// The JSON object of a request, bounded in size; `None` when the body is empty.
 pub(super) async fn read_json(req: Request) -> Result<Option<Map<String, Value>>, GraphError> {
-    let bytes = read_bounded(req.into_body(), MAX_GRAPH_BODY)
+    let bytes = crate::body::read(req.into_body(), MAX_GRAPH_BODY)
         .await
-        .map_err(|_| {
-            GraphError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request_BadRequest",
-                format!("The request body is larger than {MAX_GRAPH_BODY} bytes."),
-            )
-        })?;
-    match json_body::<Value>(&bytes) {
-        Ok(None) => Ok(None),
-        Ok(Some(Value::Object(m))) => Ok(Some(m)),
-        _ => Err(GraphError::invalid_json()),
+        .map_err(|e| GraphError::body(&e))?;
+    match json_body::<Map<String, Value>>(&bytes) {
+        Ok(m) => Ok(m),
+        Err(_) => Err(GraphError::invalid_json()),
     }
 }
 

@@ -65,9 +65,9 @@ impl ArmRequest {
 
     /// Reads the body, at most `limit` bytes.
     pub(crate) async fn read_body(&mut self, body: Body, limit: usize) -> Result<(), ArmError> {
-        self.body = read_bounded(body, limit)
+        self.body = crate::body::read(body, limit)
             .await
-            .map_err(|_| ArmError::body_too_large(limit))?;
+            .map_err(|e| ArmError::body(&e))?;
         Ok(())
     }
 
@@ -207,24 +207,25 @@ pub(crate) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 
 /// The `Authorization` header; a value that is not text reaches the token check as such, so it
 /// fails there with the API's own 401 rather than passing as "no header".
+/// Two or more headers fail there too, with their own message: which one counts is ambiguous.
 pub(crate) fn bearer_of(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(http::header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{0}invalid"))
+    let mut all = headers.get_all(http::header::AUTHORIZATION).iter();
+    let first = all.next()?;
+    if all.next().is_some() {
+        return Some(coffer_identity::DUPLICATE_AUTHORIZATION);
+    }
+    Some(first.to_str().unwrap_or("\u{0}invalid"))
 }
 
-/// A body of at most `limit` bytes; an error when it is larger (or breaks off), which each API
-/// words in its own envelope.
-pub(crate) async fn read_bounded(body: Body, limit: usize) -> Result<Bytes, axum::Error> {
-    axum::body::to_bytes(body, limit).await
-}
-
-/// A JSON body as `T`; `None` when there is none (or only whitespace).
-pub(crate) fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<Option<T>, serde_json::Error> {
+/// A JSON object body as `T` (strictly: `crate::json`); `None` when there is none (or only
+/// whitespace).
+pub(crate) fn json_body<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<Option<T>, crate::json::JsonError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(bytes).map(Some)
+    crate::json::parse_object(bytes).map(Some)
 }
 
 /// A listing's window: at most `top` items after the item keyed `after`.

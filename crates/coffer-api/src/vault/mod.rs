@@ -167,35 +167,22 @@ fn max_results(q: &HashMap<String, String>) -> Result<Option<u32>, ApiError> {
     }
 }
 
-/// Reads and parses a JSON body, refusing oversized, empty or malformed ones with a 400/413.
+/// Reads and parses a JSON object body, refusing oversized, empty, malformed or non-object
+/// ones with a 400/413 (`json`: the messages never quote the body, which may hold a secret).
 async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    let bytes = crate::body::read(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| ApiError::body_too_large(MAX_BODY_BYTES))?;
-    if bytes.is_empty() {
+        .map_err(|e| ApiError::body(&e))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_parameter(
             "The request body is empty; this operation needs a JSON body.",
         ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
-        // Serde's own text can quote the offending value, which may be a secret: keep only the
-        // category, the position and, for missing fields, the field name.
-        let text = e.to_string();
-        let detail = if text.starts_with("missing field") {
-            text.split(" at line").next().unwrap_or_default().to_owned()
-        } else {
-            match e.classify() {
-                serde_json::error::Category::Data => {
-                    "a field has the wrong type or value".to_owned()
-                }
-                serde_json::error::Category::Eof => "the JSON ends too early".to_owned(),
-                _ => "the body is not valid JSON".to_owned(),
-            }
-        };
-        ApiError::bad_parameter(format!(
-            "Invalid request body: {detail} (line {}, column {}).",
-            e.line(),
-            e.column()
-        ))
-    })
+    crate::json::parse_object(&bytes)
+        .map_err(|e| ApiError::bad_parameter(format!("Invalid request body: {e}.")))
+}
+
+/// The route parser's verdict on a method and path, for the fuzz targets.
+pub(crate) fn fuzz_route(method: &http::Method, path: &str) -> bool {
+    route::route(method, path).is_ok()
 }
