@@ -26,12 +26,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of glibc's allocator: a request allocates and frees many small buffers on
-/// whichever worker thread runs it, which glibc's arenas serve with locking and consolidation
-/// (about a sixth of server CPU under load in a profile); mimalloc's per-thread free lists do not.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "coffer", version, about = "A self-hosted Azure Key Vault")]
 struct Cli {
