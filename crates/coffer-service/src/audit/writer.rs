@@ -331,6 +331,9 @@ fn take(cmd: Command, batch: &mut Vec<AuditEntry>, acks: &mut Vec<oneshot::Sende
 /// The stored form of an entry: its event as JSON plus the indexed columns.
 pub(crate) fn to_record(e: &AuditEntry) -> Result<AuditRecord, serde_json::Error> {
     let event = AuditEvent::from_entry(e);
+    // Sized for a typical record, so serialising does not grow the buffer by repeated copies.
+    let mut body = Vec::with_capacity(1536);
+    serde_json::to_writer(&mut body, &event)?;
     Ok(AuditRecord {
         vault: e.vault.to_ascii_lowercase(),
         time_ms: e.time_ms,
@@ -338,7 +341,7 @@ pub(crate) fn to_record(e: &AuditEntry) -> Result<AuditRecord, serde_json::Error
         operation: event.operation_name.clone(),
         caller_oid: e.identity.as_ref().and_then(|i| i.oid.clone()),
         request_id: e.request_id.clone(),
-        body: serde_json::to_vec(&event)?,
+        body,
     })
 }
 
