@@ -167,6 +167,10 @@ pub(crate) struct ServeArgs {
     /// instead of serving them unaudited as Azure does.
     #[arg(long)]
     pub(crate) audit_fail_closed: bool,
+    /// Throttling limits (TOML, the same keys as the embedded default, Key Vault's table: see
+    /// the README); `off` serves without throttling.
+    #[arg(long, value_name = "FILE|off")]
+    pub(crate) limits: Option<PathBuf>,
     /// Days audit records are kept; 0 keeps them for ever.
     #[arg(long, default_value_t = coffer_service::DEFAULT_RETENTION_DAYS)]
     pub(crate) audit_retention_days: u32,

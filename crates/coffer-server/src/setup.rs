@@ -34,6 +34,20 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         trusted_proxies
             .push(coffer_domain::IpRule::parse(p).with_context(|| format!("--trusted-proxy {p}"))?);
     }
+    let limits = match &args.limits {
+        Some(p) if p.as_os_str() == "off" => None,
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading --limits {}", p.display()))?;
+            Some(
+                coffer_service::parse_limits(&text)
+                    .with_context(|| format!("--limits {}", p.display()))?,
+            )
+        }
+        None => Some(coffer_service::parse_limits(
+            coffer_service::DEFAULT_LIMITS,
+        )?),
+    };
     let own_tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some(server_config(c, k)?),
         _ => None,
@@ -105,6 +119,9 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     );
     if let Some(hsm) = hsm {
         app.set_hsm_provider(Arc::new(hsm));
+    }
+    if let Some(table) = limits {
+        app.set_throttle(table, Arc::new(coffer_service::LocalLimiter::default()));
     }
     let boot = app.bootstrap().await.context("bootstrapping")?;
     let (audit_writer, audit_log) = crate::audit_setup::open(&dir, &args)?;

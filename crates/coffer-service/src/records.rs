@@ -197,6 +197,9 @@ pub(crate) struct VaultDoc {
     /// category enabled turns the audit log on.
     #[serde(default)]
     pub(crate) diagnostic_settings: Vec<DiagnosticSettingDoc>,
+    /// Test helpers switched on for this vault (off by default).
+    #[serde(default, skip_serializing_if = "TestingDoc::is_off")]
+    pub(crate) testing: TestingDoc,
 }
 
 /// One diagnostic setting as stored: what the client sent, echoed back; only the log
@@ -433,5 +436,20 @@ mod tests {
         assert_eq!(doc.network_acls.default_action, "Allow");
         assert!(!doc.public_network_disabled);
         assert!(doc.deleted.is_none());
+    }
+}
+
+/// A vault's test helpers: all off by default; any one on marks every answer of the vault
+/// (`x-coffer-test-mode`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TestingDoc {
+    /// Caps every per-vault throttling limit of the vault at this many transactions per window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) throttle_limit: Option<u32>,
+}
+
+impl TestingDoc {
+    pub(crate) fn is_off(&self) -> bool {
+        self.throttle_limit.is_none()
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use coffer_crypto::DataKey;
 use coffer_domain::net::{Bypass, DefaultAction, PublicNetworkAccess};
 use coffer_domain::policy::{Decision, evaluate};
+use coffer_domain::throttle::{KeySize, Transaction, TransactionKind};
 use coffer_domain::{
     AccessPolicy, CertificatePermission, IpRule, KeyPermission, NetworkAcls, Permissions,
     Principal, SecretPermission, StoragePermission, Vault, VaultOp,
@@ -16,8 +17,10 @@ use coffer_domain::{
 use coffer_store::{DocMode, DocWrite};
 
 use crate::audit::DenyCheck;
+use crate::audit::Throttling;
 use crate::records::{AccessPolicyDoc, PermissionsDoc, VAULT, VaultDoc};
 use crate::request::RequestFacts;
+use crate::throttle::Throttle;
 use crate::{Coffer, ServiceError, keyring};
 
 /// An authenticated caller inside one vault.
@@ -28,6 +31,8 @@ pub struct VaultSession {
     pub(crate) key: Arc<DataKey>,
     /// Where the access-policy decision is noted for the request's audit entry.
     pub(crate) facts: Arc<RequestFacts>,
+    /// Throttling, for a caller's request (background work is not throttled).
+    pub(crate) throttle: Option<Arc<Throttle>>,
 }
 
 /// How long a vault's settings are served from memory before being read again. Short, so that
@@ -97,6 +102,9 @@ impl VaultSession {
             f.access_policy_match = Some(matches!(decision, Decision::Allow(_)));
         });
         let id = match decision {
+            Decision::Allow(_) if op.transaction_kind() == TransactionKind::Vault => {
+                return self.throttle(Transaction::Vault);
+            }
             Decision::Allow(_) => return Ok(()),
             Decision::DenyMissingPermission => "MissingPermission",
             Decision::DenyNoPolicy => "NoAccessPolicy",
@@ -110,6 +118,61 @@ impl VaultSession {
             self.doc.name,
             self.doc.location
         )))
+    }
+}
+
+impl VaultSession {
+    /// Counts a transaction on a key of type `kty` (`RSA`, `EC-HSM`, ...) of `size` for `op`,
+    /// once the key is known; see [`VaultOp::transaction_kind`]. Operations that count as vault
+    /// transactions were counted by [`VaultSession::require`].
+    pub(crate) fn throttle_key(
+        &self,
+        op: VaultOp,
+        kty: &str,
+        size: Option<KeySize>,
+    ) -> Result<(), ServiceError> {
+        let create = match op.transaction_kind() {
+            TransactionKind::Vault => return Ok(()),
+            TransactionKind::KeyCreate => true,
+            TransactionKind::KeyOther => false,
+        };
+        let hsm = kty.ends_with("-HSM");
+        let size = size.unwrap_or(if kty.starts_with("EC") {
+            KeySize::P256
+        } else if kty.starts_with("oct") {
+            KeySize::Oct
+        } else {
+            KeySize::Rsa2048
+        });
+        self.throttle(Transaction::Key { size, hsm, create })
+    }
+
+    /// Takes one `t` transaction from this vault's and its subscription's budgets; the 429 that
+    /// names the spent limit otherwise, noted for the audit entry.
+    fn throttle(&self, t: Transaction) -> Result<(), ServiceError> {
+        let Some(throttle) = &self.throttle else {
+            return Ok(());
+        };
+        let cap = self.doc.testing.throttle_limit;
+        let Err(hit) = throttle.check(&self.doc.id, &self.doc.subscription_id, t, cap) else {
+            return Ok(());
+        };
+        let name = hit.name();
+        let message = format!(
+            "Request was not processed because too many requests were received. Vault '{}' reached its {} limit of {}. Retry after {} seconds.",
+            self.doc.name, hit.scope, name, hit.retry_after_secs
+        );
+        self.facts.update(|f| {
+            f.throttling = Some(Throttling {
+                limit: name,
+                retry_after_secs: hit.retry_after_secs,
+            });
+        });
+        self.facts.deny(DenyCheck::Throttling, "Throttled");
+        Err(ServiceError::Throttled {
+            message,
+            retry_after_secs: hit.retry_after_secs,
+        })
     }
 }
 
@@ -166,6 +229,7 @@ impl Coffer {
             f.vault = Some(cached.doc.name.clone());
             f.resource_id = Some(crate::management::vault_resource_id(&cached.doc));
             f.audit_enabled = audit_enabled;
+            f.test_mode = !cached.doc.testing.is_off();
         });
         if audit_enabled && !self.audit_accepting() {
             facts.deny(DenyCheck::AuditUnavailable, "AuditUnavailable");
@@ -198,6 +262,7 @@ impl Coffer {
             principal,
             key: cached.key,
             facts: Arc::clone(facts),
+            throttle: self.throttle().cloned(),
         })
     }
 
@@ -221,6 +286,7 @@ impl Coffer {
             vault: cached.vault,
             key: cached.key,
             facts: Arc::default(),
+            throttle: None,
         }))
     }
 
@@ -255,6 +321,7 @@ impl Coffer {
             created: self.now(),
             deleted: None,
             diagnostic_settings: Vec::new(),
+            testing: Default::default(),
         })
     }
 

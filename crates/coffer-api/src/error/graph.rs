@@ -78,6 +78,11 @@ impl GraphError {
             ServiceError::AuditUnavailable(m) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable", m)
             }
+            ServiceError::Throttled { message, .. } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "activityLimitReached",
+                message,
+            ),
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "directory request failed");
                 Self::new(

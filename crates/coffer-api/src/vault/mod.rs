@@ -82,6 +82,12 @@ pub(crate) async fn handle(app: Arc<Coffer>, vault: String, req: Request) -> Res
         }
     };
     audit::record(&app, &facts, meta, resp.status().as_u16(), description);
+    let mut resp = resp;
+    if facts.test_mode() {
+        // Nobody should mistake a vault with lowered limits or injected faults for a real one.
+        resp.headers_mut()
+            .insert("x-coffer-test-mode", http::HeaderValue::from_static("true"));
+    }
     resp
 }
 

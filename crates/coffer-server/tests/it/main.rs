@@ -19,5 +19,6 @@ mod logs_cli;
 mod management;
 mod portable;
 mod secrets;
+mod throttle;
 mod tokens;
 mod vaults_arm;

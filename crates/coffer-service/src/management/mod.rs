@@ -28,8 +28,8 @@ pub use keyvault::{
     AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, DIAGNOSTIC_SETTING_TYPE,
     DeletedVaultView, DiagnosticLog, DiagnosticMetric, DiagnosticSetting, DoctorReport,
     DoctorRequest, ImportOutcome, NameAvailability, NetworkAclsInput, PortableDoc, PortableObject,
-    PortableSettings, PortableVersion, VAULT_TYPE, VaultExport, VaultInput, VaultView,
-    VirtualNetworkRule,
+    PortableSettings, PortableVersion, TESTING_NAMESPACE, TestSettings, VAULT_TYPE, VaultExport,
+    VaultInput, VaultView, VirtualNetworkRule,
 };
 pub use resources::{
     GenericResourceView, ProviderView, ResourceGroupView, SubscriptionView, TenantView,

@@ -1,0 +1,290 @@
+//! Throttling over HTTPS: a server started with a small limits file refuses the transaction past
+//! a vault's limit with Key Vault's 429 (`Throttled`, `Retry-After`), serves again after the wait,
+//! and shares a subscription's ceiling between its vaults.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::Server;
+
+/// A window of 3 s, 4 vault transactions per vault, and a subscription ceiling of 1× that.
+const SMALL_LIMITS: &str = r#"
+window_seconds = 3
+subscription_multiplier = 1
+[vault]
+all = 4
+[keys.rsa-2048]
+hsm_create = 1
+hsm_other = 2
+software_create = 2
+software_other = 4
+[keys.rsa-3072]
+hsm_create = 1
+hsm_other = 2
+software_create = 2
+software_other = 4
+[keys.rsa-4096]
+hsm_create = 1
+hsm_other = 2
+software_create = 2
+software_other = 4
+[keys.ec-p256]
+hsm_create = 1
+hsm_other = 2
+software_create = 2
+software_other = 4
+[keys.ec-p384]
+hsm_create = 1
+hsm_other = 2
+software_create = 2
+software_other = 4
+[keys.ec-p521]
+hsm_create = 1
+hsm_other = 2
+software_create = 2
+software_other = 4
+[keys.ec-secp256k1]
+hsm_create = 1
+hsm_other = 2
+software_create = 2
+software_other = 4
+[keys.oct]
+hsm_create = 1
+hsm_other = 2
+software_create = 2
+software_other = 4
+"#;
+
+fn start_small() -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("limits.toml");
+    std::fs::write(&file, SMALL_LIMITS).unwrap();
+    let s = Server::start_with(&["--limits", file.to_str().unwrap()]);
+    (s, dir)
+}
+
+fn client(s: &Server, vaults: &[&str]) -> reqwest::Client {
+    let ca = std::fs::read(s.b("ca_cert")).unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], s.port));
+    let mut b = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .tls_built_in_root_certs(false)
+        .resolve("login.localhost", addr)
+        .resolve("management.localhost", addr);
+    for v in vaults {
+        b = b.resolve(&format!("{v}.vault.localhost"), addr);
+    }
+    b.build().unwrap()
+}
+
+async fn token(s: &Server, c: &reqwest::Client, resource: &str) -> String {
+    let r = c
+        .post(format!(
+            "{}/{}/oauth2/token",
+            s.b("authority"),
+            s.b("tenant_id")
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &s.b("client_id")),
+            ("client_secret", &s.b("client_secret")),
+            ("resource", resource),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Sets a secret in `vault`; status, `Retry-After` and body.
+async fn set(s: &Server, c: &reqwest::Client, tok: &str, vault: &str) -> (u16, Option<u64>, Value) {
+    let r = c
+        .put(format!(
+            "https://{vault}.vault.localhost:{}/secrets/t?api-version=7.6",
+            s.port
+        ))
+        .bearer_auth(tok)
+        .json(&json!({"value": "v"}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (status, retry, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Sets secrets until the first refusal (bounded: at most two windows' worth get through).
+async fn until_throttled(s: &Server, c: &reqwest::Client, tok: &str, vault: &str) -> (u64, Value) {
+    for _ in 0..12 {
+        let (status, retry, body) = set(s, c, tok, vault).await;
+        if status == 429 {
+            return (retry.expect("a 429 has Retry-After"), body);
+        }
+        assert_eq!(status, 200, "{body}");
+    }
+    panic!("never throttled");
+}
+
+#[tokio::test]
+async fn past_the_limit_a_vault_answers_429_with_retry_after_then_serves_again() {
+    let (s, _limits) = start_small();
+    let c = client(&s, &["dev"]);
+    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let (retry, body) = until_throttled(&s, &c, &tok, "dev").await;
+    assert!((1..=3).contains(&retry), "Retry-After {retry}");
+    assert_eq!(body["error"]["code"], "Throttled", "{body}");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("'dev'"), "{msg}");
+    assert!(
+        msg.contains("secrets, managed storage and vault transactions: 4 per 3 s per vault"),
+        "{msg}"
+    );
+    // Refused requests do not count: after the wait the vault serves again.
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    let (status, _, body) = set(&s, &c, &tok, "dev").await;
+    assert_eq!(status, 200, "{body}");
+    // An unauthenticated request is refused before throttling is consulted (401, not 429).
+    let r = c
+        .get(format!(
+            "https://dev.vault.localhost:{}/secrets/t?api-version=7.6",
+            s.port
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn the_subscription_ceiling_spans_its_vaults() {
+    let (s, _limits) = start_small();
+    let c = client(&s, &["dev", "second"]);
+    let arm = token(&s, &c, &format!("{}/", s.b("management_url"))).await;
+    let path = format!(
+        "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/second?api-version=2026-02-01",
+        s.b("management_url"),
+        s.b("subscription_id"),
+        s.b("resource_group")
+    );
+    let r = c
+        .put(path)
+        .bearer_auth(&arm)
+        .json(&json!({
+            "location": "local",
+            "properties": {
+                "tenantId": s.b("tenant_id"),
+                "sku": {"family": "A", "name": "standard"},
+                "accessPolicies": [{
+                    "tenantId": s.b("tenant_id"),
+                    "objectId": s.b("object_id"),
+                    "permissions": {"secrets": ["get", "set"]},
+                }],
+            },
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    // Spend the subscription's budget through `dev`; `second`, which has used none of its own
+    // budget, is refused by the subscription's ceiling in the same window. A window that ends
+    // between the two requests lets `second` through, so try a few windows.
+    for _ in 0..5 {
+        let _ = until_throttled(&s, &c, &tok, "dev").await;
+        let (status, retry, body) = set(&s, &c, &tok, "second").await;
+        if status == 200 {
+            continue;
+        }
+        assert_eq!(status, 429, "{body}");
+        assert!(retry.is_some());
+        let msg = body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("'second'"), "{msg}");
+        assert!(msg.contains("per subscription"), "{msg}");
+        return;
+    }
+    panic!("the subscription ceiling never refused the second vault");
+}
+
+#[tokio::test]
+async fn a_vaults_lowered_limit_is_a_test_helper_that_marks_its_answers() {
+    let s = Server::start();
+    let c = client(&s, &["dev"]);
+    let arm = token(&s, &c, &format!("{}/", s.b("management_url"))).await;
+    let settings = format!(
+        "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/dev/providers/Coffer.Testing/settings/default?api-version=2026-02-01",
+        s.b("management_url"),
+        s.b("subscription_id"),
+        s.b("resource_group")
+    );
+    let put = |body: Value| c.put(&settings).bearer_auth(&arm).json(&body).send();
+    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    // Off by default: Key Vault's own limits, no test-mode mark.
+    let r = c
+        .put(format!(
+            "https://dev.vault.localhost:{}/secrets/t?api-version=7.6",
+            s.port
+        ))
+        .bearer_auth(&tok)
+        .json(&json!({"value": "v"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("x-coffer-test-mode").is_none());
+
+    let r = put(json!({"properties": {"throttleLimit": 2}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["properties"]["throttleLimit"], 2, "{v}");
+    assert_eq!(v["type"], "Coffer.Testing/settings");
+    let r = c.get(&settings).bearer_auth(&arm).send().await.unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["properties"]["throttleLimit"],
+        2
+    );
+
+    let (retry, body) = until_throttled(&s, &c, &tok, "dev").await;
+    assert!((1..=10).contains(&retry), "Retry-After {retry}");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(": 2 per 10 s per vault"), "{msg}");
+    let r = c
+        .get(format!(
+            "https://dev.vault.localhost:{}/secrets/t?api-version=7.6",
+            s.port
+        ))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-coffer-test-mode"], "true");
+
+    // Bad input is a 400 and changes nothing; an empty body switches the helpers off.
+    let r = put(json!({"properties": {"throttleLimit": -1}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "{}", r.text().await.unwrap());
+    let r = put(json!({"properties": {}})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .get(format!(
+            "https://dev.vault.localhost:{}/secrets/t?api-version=7.6",
+            s.port
+        ))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("x-coffer-test-mode").is_none());
+}
