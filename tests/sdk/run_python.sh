@@ -28,7 +28,7 @@ STAMP="$VENV/.requirements.sha256"
 READY_TIMEOUT=30
 PYTEST_TIMEOUT=${PYTEST_TIMEOUT:-600}
 # Vault host names the tests use, besides the default vault "dev".
-VAULT_NAMES=(dev nosuch sdk-kv-mgmt sdk-kv-bad az-kv-cli sdk-kv-fw)
+VAULT_NAMES=(dev nosuch sdk-kv-mgmt sdk-kv-bad az-kv-cli sdk-kv-fw sdk-kv-throttle)
 
 log() { echo "[sdk-python] $*" >&2; }
 

@@ -14,6 +14,7 @@ mod port_cmd;
 mod serve;
 mod setup;
 mod summary;
+mod test_cmd;
 mod tls;
 mod token_cmd;
 mod trust;

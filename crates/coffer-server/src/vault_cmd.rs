@@ -107,6 +107,8 @@ pub(crate) enum VaultCommand {
     /// Read a file from `export` into a vault (created if missing); names in use are refused
     /// unless --force.
     Import(crate::port_cmd::ImportArgs),
+    /// Test helpers of the vault (off by default): lowered throttling limits.
+    TestMode(crate::test_cmd::TestModeArgs),
     /// The vault's diagnostic settings: turn its audit log on or off.
     #[command(subcommand)]
     Diagnostics(crate::diag_cmd::DiagnosticsCommand),
@@ -365,7 +367,17 @@ pub(crate) async fn run(cmd: VaultCommand, common: Common) -> Result<()> {
                 .await?;
             show(v)
         }
-        VaultCommand::Show { at } => show(arm.vault(&at).await?.1),
+        VaultCommand::Show { at } => {
+            let (rg, mut v) = arm.vault(&at).await?;
+            let testing = crate::test_cmd::settings_of(&arm, &rg, &at.name).await?;
+            if crate::test_cmd::any_on(&testing)
+                && let Some(o) = v.as_object_mut()
+            {
+                o.insert("testMode".to_owned(), testing);
+            }
+            show(v)
+        }
+        VaultCommand::TestMode(args) => crate::test_cmd::run(&arm, args).await,
         VaultCommand::Export(args) => crate::port_cmd::export(&arm, args).await,
         VaultCommand::Import(args) => crate::port_cmd::import(&arm, args).await,
         VaultCommand::Diagnostics(cmd) => crate::diag_cmd::run(&arm, cmd, table).await,

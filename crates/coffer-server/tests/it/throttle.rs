@@ -288,3 +288,37 @@ async fn a_vaults_lowered_limit_is_a_test_helper_that_marks_its_answers() {
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("x-coffer-test-mode").is_none());
 }
+
+#[tokio::test]
+async fn coffer_vault_test_mode_lowers_the_limit_and_vault_show_says_so() {
+    let s = Server::start();
+    let dir = s.data_dir().to_str().unwrap().to_owned();
+    let run = |args: &[&str]| -> Value {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .arg("vault")
+            .args(args)
+            .args(["--data-dir", &dir])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "coffer vault {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = run(&["show", "--name", "dev"]);
+    assert!(v.get("testMode").is_none(), "{v}");
+    let v = run(&["test-mode", "--name", "dev", "--throttle-limit", "1"]);
+    assert_eq!(v["throttleLimit"], 1, "{v}");
+    let v = run(&["show", "--name", "dev"]);
+    assert_eq!(v["testMode"]["throttleLimit"], 1, "{v}");
+    let c = client(&s, &["dev"]);
+    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let (retry, _) = until_throttled(&s, &c, &tok, "dev").await;
+    assert!(retry >= 1);
+    let v = run(&["test-mode", "--name", "dev", "--off"]);
+    assert!(v["throttleLimit"].is_null(), "{v}");
+    let v = run(&["show", "--name", "dev"]);
+    assert!(v.get("testMode").is_none(), "{v}");
+}
