@@ -8,6 +8,7 @@ mod headers;
 mod host;
 mod identity;
 mod management;
+pub mod metrics;
 mod msi;
 mod text;
 mod vault;
@@ -22,12 +23,15 @@ use coffer_service::Coffer;
 
 pub use error::ApiError;
 pub use host::Role;
+pub use metrics::Metrics;
 
 /// How the edge treats connections: which peers are proxies whose `X-Forwarded-For` is
 /// believed.
 #[derive(Clone, Debug, Default)]
 pub struct Edge {
     pub trusted_proxies: Vec<IpRule>,
+    /// Where requests are counted, when the server exposes metrics.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Largest request body accepted; restore blobs are the largest legitimate bodies.
@@ -40,14 +44,15 @@ pub fn router(app: Arc<Coffer>) -> Router {
 
 /// Builds the router for every role with the edge settings `edge`.
 pub fn router_with(app: Arc<Coffer>, edge: Edge) -> Router {
-    edge_layers(
-        Router::new()
-            .fallback(dispatch)
-            .layer(axum::middleware::from_fn_with_state(
-                Arc::new(edge),
-                headers::common_headers,
-            )),
-    )
+    let metrics = edge.metrics.clone();
+    let mut router = Router::new().fallback(dispatch);
+    if let Some(m) = metrics {
+        router = router.layer(axum::Extension(m));
+    }
+    edge_layers(router.layer(axum::middleware::from_fn_with_state(
+        Arc::new(edge),
+        headers::common_headers,
+    )))
     .with_state(app)
 }
 
@@ -76,7 +81,17 @@ async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
         return readiness(&app);
     }
     let role = host::classify(&req, &app.settings().domain);
-    match role {
+    let metrics = req.extensions().get::<metrics::Shared>().cloned();
+    let started = std::time::Instant::now();
+    let label = match &role {
+        // Vault requests are counted by the vault handler, which knows the operation.
+        Role::Vault(name) => return vault::handle(app, name.clone(), req).await,
+        Role::Identity => "login",
+        Role::Management => "management",
+        Role::Graph => "graph",
+        Role::Other(_) => "other",
+    };
+    let resp = match role {
         Role::Identity => identity::handle(app, req).await,
         Role::Vault(name) => vault::handle(app, name, req).await,
         Role::Management => management::handle(app, req).await,
@@ -87,7 +102,11 @@ async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
             d = app.settings().domain
         ))
         .into_response(),
+    };
+    if let Some(m) = metrics {
+        m.request(label, None, "", resp.status().as_u16(), started.elapsed());
     }
+    resp
 }
 
 /// `/readyz`: ready while audit records can be written (liveness is `/healthz`).

@@ -69,6 +69,10 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     // directory is told so (not that the port is taken).
     let existing = crate::datadir::open_existing(wanted)?;
     let listener = crate::listen::bind(listen).await?;
+    let metrics_listener = match args.metrics_listen {
+        Some(a) => Some(crate::metrics_srv::bind(a).await?),
+        None => None,
+    };
     let bound = listener.local_addr()?;
     let data_dir = match existing {
         Some(d) => d,
@@ -269,7 +273,15 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
             }
         }
     });
-    let edge = coffer_api::Edge { trusted_proxies };
+    let metrics = metrics_listener.map(|l| {
+        let m = Arc::new(coffer_api::Metrics::default());
+        crate::metrics_srv::spawn(l, Arc::clone(&app), Arc::clone(&m));
+        m
+    });
+    let edge = coffer_api::Edge {
+        trusted_proxies,
+        metrics,
+    };
     let served = crate::serve::run(listener, tls, coffer_api::router_with(app, edge)).await;
     // Connections are drained: write what the last requests queued before exiting.
     audit_writer.shutdown().await;

@@ -6,11 +6,13 @@ the 429s the SDK absorbed.
 The vault name must be listed in VAULT_NAMES in tests/sdk/run_python.sh (private /etc/hosts).
 """
 
+import os
 import time
 
 import pytest
 import requests
 from azure.keyvault.secrets import SecretClient
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 VAULT = "sdk-kv-throttle"
 API = "2026-02-01"
@@ -93,3 +95,12 @@ def test_the_sdk_gets_through_a_throttling_burst_with_its_default_retry_policy(a
     assert event["throttling"]["limit"].endswith(": 3 per 10 s per vault"), event
     assert event["throttling"]["retryAfterSeconds"] >= 1, event
     assert event["denyReason"] == {"check": "throttling", "id": "Throttled"}, event
+
+    # The metrics count them by limit.
+    url = os.environ.get("COFFER_METRICS_URL")
+    if url:
+        r = requests.get(url, timeout=30, proxies={"http": None, "https": None})
+        families = {f.name: f for f in text_string_to_metric_families(r.text)}
+        samples = families["coffer_throttled_requests"].samples
+        assert any(s.labels["limit"].endswith(": 3 per 10 s per vault") and s.value >= 1
+                   for s in samples), samples

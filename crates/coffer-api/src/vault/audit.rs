@@ -32,6 +32,16 @@ pub(super) struct RequestMeta {
 }
 
 impl RequestMeta {
+    /// The operation the path names, if any.
+    pub(super) fn op(&self) -> Option<VaultOp> {
+        self.op
+    }
+
+    /// Time since the request was noted.
+    pub(super) fn elapsed(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
     pub(super) fn of(req: &Request) -> Self {
         let header = |name: &str| {
             req.headers()
