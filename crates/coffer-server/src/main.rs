@@ -12,6 +12,7 @@ mod listen;
 mod logs_cmd;
 mod metrics_srv;
 mod port_cmd;
+mod retry;
 mod serve;
 mod setup;
 mod summary;
