@@ -349,6 +349,20 @@ impl WindowCounter {
     }
 }
 
+/// Whether the `index`-th request (from 0) since a fault was switched on gets it: the first
+/// `count` requests, or an exact share of `percent` spread evenly (request `i` when
+/// `⌊(i+1)·p/100⌋ > ⌊i·p/100⌋`); neither given means every request.
+pub fn fault_applies(index: u64, count: Option<u32>, percent: Option<u32>) -> bool {
+    match (count, percent) {
+        (Some(c), _) => index < u64::from(c),
+        (None, Some(p)) => {
+            let p = u64::from(p.min(100));
+            (index + 1) * p / 100 > index * p / 100
+        }
+        (None, None) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -430,6 +444,23 @@ mod tests {
         }
         assert_eq!(admitted.load(Ordering::Relaxed), 1_000);
         assert_eq!(counter.seen(5_000, 10_000), 1_000);
+    }
+
+    #[test]
+    fn faults_hit_the_first_count_or_an_exact_share() {
+        let hits = |count, percent| {
+            (0..100)
+                .filter(|i| fault_applies(*i, count, percent))
+                .count()
+        };
+        assert_eq!(hits(Some(3), None), 3);
+        assert!(fault_applies(2, Some(3), None) && !fault_applies(3, Some(3), None));
+        assert_eq!(hits(None, Some(25)), 25);
+        assert_eq!(hits(None, Some(100)), 100);
+        assert_eq!(hits(None, Some(0)), 0);
+        assert_eq!(hits(None, None), 100);
+        // Spread out: a 50% share alternates.
+        assert!(!fault_applies(0, None, Some(50)) && fault_applies(1, None, Some(50)));
     }
 
     #[test]

@@ -42,6 +42,12 @@ pub enum ServiceError {
         message: String,
         retry_after_secs: u64,
     },
+    /// A fault injected by the vault's test settings: 503, retry after `retry_after_secs`.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Something on our side failed; the message is for logs only.
     #[error("internal error: {0}")]
     Internal(String),

@@ -62,7 +62,7 @@ pub use management::{
     AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, BOOTSTRAP_IDENTITY,
     BootstrapIdentity, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DIAGNOSTIC_SETTING_TYPE,
     DeletedVaultView, DiagnosticLog, DiagnosticMetric, DiagnosticSetting, DoctorReport,
-    DoctorRequest, GenericResourceView, IdentitySecrets, IdentityView, ImportOutcome,
+    DoctorRequest, Fault, GenericResourceView, IdentitySecrets, IdentityView, ImportOutcome,
     ManagementError, NameAvailability, NetworkAclsInput, PortableDoc, PortableObject,
     PortableSettings, PortableVersion, ProviderView, ResourceGroupView, ResourceInput,
     SYSTEM_ASSIGNED_IDENTITY_TYPE, SubscriptionView, TESTING_NAMESPACE, TenantView, TestSettings,
@@ -96,6 +96,8 @@ pub struct Coffer {
     audit: OnceLock<(AuditWriter, AuditLog)>,
     /// Throttling, once the server has switched it on (in-process tests run without).
     throttle: OnceLock<Arc<Throttle>>,
+    /// Requests seen by vaults with an injected fault (a test helper).
+    faults: Arc<vaults::FaultCounters>,
 }
 
 impl Coffer {
@@ -120,6 +122,7 @@ impl Coffer {
             key_providers: keys::provider::KeyProviders::default(),
             audit: OnceLock::new(),
             throttle: OnceLock::new(),
+            faults: Arc::default(),
         })
     }
 

@@ -446,10 +446,29 @@ pub(crate) struct TestingDoc {
     /// Caps every per-vault throttling limit of the vault at this many transactions per window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) throttle_limit: Option<u32>,
+    /// Answers some requests with an injected 429 or 503.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) fault: Option<FaultDoc>,
 }
 
 impl TestingDoc {
     pub(crate) fn is_off(&self) -> bool {
-        self.throttle_limit.is_none()
+        self.throttle_limit.is_none() && self.fault.is_none()
     }
+}
+
+/// Injected failures: `status` (429 or 503) for the first `count` requests, or for `percent` of
+/// them, optionally only for one operation (its audit name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FaultDoc {
+    pub(crate) status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) percent: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) operation: Option<String>,
+    /// Changes with every write, so this node's counters start again.
+    #[serde(default)]
+    pub(crate) generation: String,
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,43 @@ pub struct VaultSession {
     pub(crate) facts: Arc<RequestFacts>,
     /// Throttling, for a caller's request (background work is not throttled).
     pub(crate) throttle: Option<Arc<Throttle>>,
+    /// This node's fault counters, when the vault has a fault injected.
+    pub(crate) faults: Option<Arc<FaultCounters>>,
+}
+
+/// How many requests each vault with an injected fault has seen since the fault was written
+/// (its generation), on this node.
+#[derive(Default)]
+pub(crate) struct FaultCounters {
+    seen: RwLock<HashMap<String, Arc<(String, AtomicU64)>>>,
+}
+
+impl FaultCounters {
+    /// The index of this request among those the fault `generation` of vault `id` has seen.
+    fn next(&self, id: &str, generation: &str) -> u64 {
+        let current = self
+            .seen
+            .read()
+            .ok()
+            .and_then(|m| m.get(id).cloned())
+            .filter(|c| c.0 == generation);
+        let counter = match current {
+            Some(c) => c,
+            None => {
+                let Ok(mut map) = self.seen.write() else {
+                    return 0;
+                };
+                let entry = map
+                    .entry(id.to_owned())
+                    .or_insert_with(|| Arc::new((generation.to_owned(), AtomicU64::new(0))));
+                if entry.0 != generation {
+                    *entry = Arc::new((generation.to_owned(), AtomicU64::new(0)));
+                }
+                Arc::clone(entry)
+            }
+        };
+        counter.1.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
 /// How long a vault's settings are served from memory before being read again. Short, so that
@@ -102,10 +140,13 @@ impl VaultSession {
             f.access_policy_match = Some(matches!(decision, Decision::Allow(_)));
         });
         let id = match decision {
-            Decision::Allow(_) if op.transaction_kind() == TransactionKind::Vault => {
-                return self.throttle(Transaction::Vault);
+            Decision::Allow(_) => {
+                self.inject_fault(op)?;
+                if op.transaction_kind() == TransactionKind::Vault {
+                    return self.throttle(Transaction::Vault);
+                }
+                return Ok(());
             }
-            Decision::Allow(_) => return Ok(()),
             Decision::DenyMissingPermission => "MissingPermission",
             Decision::DenyNoPolicy => "NoAccessPolicy",
         };
@@ -122,6 +163,40 @@ impl VaultSession {
 }
 
 impl VaultSession {
+    /// Answers with the fault the vault's test settings inject, if this request gets it.
+    fn inject_fault(&self, op: VaultOp) -> Result<(), ServiceError> {
+        let (Some(faults), Some(fault)) = (&self.faults, &self.doc.testing.fault) else {
+            return Ok(());
+        };
+        if fault
+            .operation
+            .as_deref()
+            .is_some_and(|o| !o.eq_ignore_ascii_case(op.audit_name()))
+        {
+            return Ok(());
+        }
+        let index = faults.next(&self.doc.id, &fault.generation);
+        if !coffer_domain::throttle::fault_applies(index, fault.count, fault.percent) {
+            return Ok(());
+        }
+        let message = format!(
+            "Fault injected by the test settings of vault '{}' (coffer vault test-mode).",
+            self.doc.name
+        );
+        self.facts.deny(DenyCheck::Throttling, "InjectedFault");
+        Err(if fault.status == 429 {
+            ServiceError::Throttled {
+                message,
+                retry_after_secs: 1,
+            }
+        } else {
+            ServiceError::Unavailable {
+                message,
+                retry_after_secs: 1,
+            }
+        })
+    }
+
     /// Counts a transaction on a key of type `kty` (`RSA`, `EC-HSM`, ...) of `size` for `op`,
     /// once the key is known; see [`VaultOp::transaction_kind`]. Operations that count as vault
     /// transactions were counted by [`VaultSession::require`].
@@ -256,6 +331,12 @@ impl Coffer {
             facts,
         )
         .await?;
+        let faults = cached
+            .doc
+            .testing
+            .fault
+            .is_some()
+            .then(|| Arc::clone(&self.faults));
         Ok(VaultSession {
             doc: cached.doc,
             vault: cached.vault,
@@ -263,6 +344,7 @@ impl Coffer {
             key: cached.key,
             facts: Arc::clone(facts),
             throttle: self.throttle().cloned(),
+            faults,
         })
     }
 
@@ -287,6 +369,7 @@ impl Coffer {
             key: cached.key,
             facts: Arc::default(),
             throttle: None,
+            faults: None,
         }))
     }
 

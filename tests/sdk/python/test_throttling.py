@@ -104,3 +104,23 @@ def test_the_sdk_gets_through_a_throttling_burst_with_its_default_retry_policy(a
         samples = families["coffer_throttled_requests"].samples
         assert any(s.labels["limit"].endswith(": 3 per 10 s per vault") and s.value >= 1
                    for s in samples), samples
+
+
+def test_an_injected_503_burst_is_retried_by_the_sdk(arm, contract, credential):
+    with SecretClient(contract.vault_url_for(VAULT), credential) as client:
+        client.set_secret("faulty", "v")
+        status, body = arm("PUT", f"{arm.vault_id}/providers/Coffer.Testing/settings/default",
+                           {"properties": {"fault": {"status": 503, "count": 2, "operation": "SecretGet"}}})
+        assert status == 200, body
+        try:
+            # Two injected 503s (Retry-After: 1), then the answer: the default policy absorbs them.
+            assert client.get_secret("faulty").value == "v"
+        finally:
+            arm("PUT", f"{arm.vault_id}/providers/Coffer.Testing/settings/default", {"properties": {}})
+    for _ in range(50):
+        status, body = arm("GET", f"{arm.vault_id}/providers/Coffer.Diagnostics/auditEvents?top=1000&status=503")
+        if len(body["value"]) >= 2:
+            break
+        time.sleep(0.1)
+    assert len(body["value"]) == 2, body
+    assert body["value"][0]["properties"]["denyReason"]["id"] == "InjectedFault"

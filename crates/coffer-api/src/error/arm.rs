@@ -76,6 +76,11 @@ impl ArmError {
             ServiceError::Throttled { message, .. } => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
             }
+            ServiceError::Unavailable { message, .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                message,
+            ),
             ServiceError::Internal(m) => Self::internal(&m),
             ServiceError::NotFound { message, code } => {
                 Self::new(StatusCode::NOT_FOUND, code, message)

@@ -83,6 +83,11 @@ impl GraphError {
                 "activityLimitReached",
                 message,
             ),
+            ServiceError::Unavailable { message, .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "serviceNotAvailable",
+                message,
+            ),
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "directory request failed");
                 Self::new(

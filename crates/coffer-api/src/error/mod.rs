@@ -118,6 +118,18 @@ impl ApiError {
                 e.retry_after = Some(retry_after_secs);
                 e
             }
+            ServiceError::Unavailable {
+                message,
+                retry_after_secs,
+            } => {
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    message,
+                );
+                e.retry_after = Some(retry_after_secs);
+                e
+            }
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 Self::new(

@@ -1,10 +1,11 @@
 //! `{vaultId}/providers/Coffer.Testing/settings/default`: GET and PUT of a vault's test helpers
-//! (`{"properties": {"throttleLimit": 5}}`; an empty `properties` switches them all off).
+//! (`{"properties": {"throttleLimit": 5, "fault": {"status": 503, "count": 2}}}`; an empty
+//! `properties` switches them all off).
 
 use axum::response::Response;
 use coffer_domain::Principal;
-use coffer_service::{Coffer, TESTING_NAMESPACE, TestSettings};
-use coffer_wire::arm::testing::{TestSettingsProperties, TestSettingsResource};
+use coffer_service::{Coffer, Fault, TESTING_NAMESPACE, TestSettings};
+use coffer_wire::arm::testing::{FaultProperties, TestSettingsProperties, TestSettingsResource};
 use http::Method;
 
 use super::toolkit::{ArmRequest, Failure, ok};
@@ -36,6 +37,12 @@ pub(super) async fn settings(
             let body: TestSettingsResource = r.json_or_default()?;
             let input = TestSettings {
                 throttle_limit: body.properties.throttle_limit,
+                fault: body.properties.fault.map(|f| Fault {
+                    status: f.status,
+                    count: f.count,
+                    percent: f.percent,
+                    operation: f.operation,
+                }),
             };
             app.put_test_settings(caller, subscription, rg, vault, input)
                 .await?
@@ -48,6 +55,12 @@ pub(super) async fn settings(
         kind: Some(format!("{TESTING_NAMESPACE}/settings")),
         properties: TestSettingsProperties {
             throttle_limit: settings.throttle_limit,
+            fault: settings.fault.map(|f| FaultProperties {
+                status: f.status,
+                count: f.count,
+                percent: f.percent,
+                operation: f.operation,
+            }),
         },
     }))
 }

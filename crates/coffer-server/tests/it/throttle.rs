@@ -322,3 +322,97 @@ async fn coffer_vault_test_mode_lowers_the_limit_and_vault_show_says_so() {
     let v = run(&["show", "--name", "dev"]);
     assert!(v.get("testMode").is_none(), "{v}");
 }
+
+#[tokio::test]
+async fn injected_faults_answer_429_or_503_for_a_count_a_share_or_one_operation() {
+    let s = Server::start();
+    let dir = s.data_dir().to_str().unwrap().to_owned();
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(["vault", "test-mode", "--name", "dev"])
+            .args(args)
+            .args(["--data-dir", &dir])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let c = client(&s, &["dev"]);
+    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let get = || {
+        c.get(format!(
+            "https://dev.vault.localhost:{}/secrets/t?api-version=7.6",
+            s.port
+        ))
+        .bearer_auth(&tok)
+        .send()
+    };
+    assert_eq!(set(&s, &c, &tok, "dev").await.0, 200);
+
+    // The next two requests get a 429, then the vault serves again.
+    let v = cli(&["--fault", "429", "--fault-count", "2"]);
+    assert_eq!(v["fault"]["status"], 429, "{v}");
+    for _ in 0..2 {
+        let (status, retry, body) = set(&s, &c, &tok, "dev").await;
+        assert_eq!((status, retry), (429, Some(1)), "{body}");
+        assert_eq!(body["error"]["code"], "Throttled");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("injected")
+        );
+    }
+    assert_eq!(set(&s, &c, &tok, "dev").await.0, 200);
+
+    // 503 for half of the SecretGet requests only; a lowered limit set before stays.
+    cli(&["--throttle-limit", "1000"]);
+    let v = cli(&[
+        "--fault",
+        "503",
+        "--fault-percent",
+        "50",
+        "--fault-operation",
+        "secretget",
+    ]);
+    assert_eq!(v["fault"]["operation"], "SecretGet", "{v}");
+    assert_eq!(v["throttleLimit"], 1000, "{v}");
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let r = get().await.unwrap();
+        if r.status() == 503 {
+            assert_eq!(r.headers()["retry-after"], "1");
+            assert_eq!(r.headers()["x-coffer-test-mode"], "true");
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 503, 200, 503]);
+    assert_eq!(
+        set(&s, &c, &tok, "dev").await.0,
+        200,
+        "other operations pass"
+    );
+
+    // Bad faults are refused and change nothing.
+    let arm = token(&s, &c, &format!("{}/", s.b("management_url"))).await;
+    let r = c
+        .put(format!(
+            "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/dev/providers/Coffer.Testing/settings/default?api-version=2026-02-01",
+            s.b("management_url"),
+            s.b("subscription_id"),
+            s.b("resource_group")
+        ))
+        .bearer_auth(&arm)
+        .json(&json!({"properties": {"fault": {"status": 500}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    cli(&["--off"]);
+    assert_eq!(get().await.unwrap().status(), 200);
+    assert_eq!(get().await.unwrap().status(), 200);
+}

@@ -21,4 +21,23 @@ pub struct TestSettingsProperties {
     /// Caps every per-vault throttling limit at this many transactions per window; absent: off.
     #[serde(default)]
     pub throttle_limit: Option<u32>,
+    /// Injected failures; absent: none.
+    #[serde(default)]
+    pub fault: Option<FaultProperties>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultProperties {
+    /// 429 or 503.
+    pub status: u16,
+    /// Only the next `count` requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// This share of requests, 1 to 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u32>,
+    /// Only this operation (its audit name, e.g. `SecretGet`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
 }

@@ -22,7 +22,7 @@ pub use doctor::{DoctorReport, DoctorRequest};
 pub use portable::{
     ImportOutcome, PortableDoc, PortableObject, PortableSettings, PortableVersion, VaultExport,
 };
-pub use testing::{TESTING_NAMESPACE, TestSettings};
+pub use testing::{Fault, TESTING_NAMESPACE, TestSettings};
 
 use std::collections::BTreeMap;
 

@@ -1,12 +1,13 @@
 //! A vault's test helpers as Coffer's own child resource,
-//! `{vault id}/providers/Coffer.Testing/settings/default`: lowered throttling limits for now.
+//! `{vault id}/providers/Coffer.Testing/settings/default`: lowered throttling limits and
+//! injected 429/503 faults.
 //! Every helper is off by default, and a vault with one on says so in each data-plane answer.
 
-use coffer_domain::Principal;
+use coffer_domain::{Principal, VaultOp};
 
 use super::super::{ManagementError, bad};
 use crate::Coffer;
-use crate::records::TestingDoc;
+use crate::records::{FaultDoc, TestingDoc};
 
 /// The namespace of the test-helper resource.
 pub const TESTING_NAMESPACE: &str = "Coffer.Testing";
@@ -19,19 +20,83 @@ const MAX_THROTTLE_LIMIT: u32 = 1_000_000;
 pub struct TestSettings {
     /// Caps every per-vault throttling limit of the vault at this many transactions per window.
     pub throttle_limit: Option<u32>,
+    pub fault: Option<Fault>,
+}
+
+/// Injected failures: `status` (429 or 503) for the next `count` requests, or for `percent` of
+/// them (neither: every request), optionally only for `operation` (an audit name, `SecretGet`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fault {
+    pub status: u16,
+    pub count: Option<u32>,
+    pub percent: Option<u32>,
+    pub operation: Option<String>,
 }
 
 impl TestSettings {
     /// Whether any helper is on.
     pub fn any(&self) -> bool {
-        self.throttle_limit.is_some()
+        self.throttle_limit.is_some() || self.fault.is_some()
     }
 }
 
 fn view(d: &TestingDoc) -> TestSettings {
     TestSettings {
         throttle_limit: d.throttle_limit,
+        fault: d.fault.as_ref().map(|f| Fault {
+            status: f.status,
+            count: f.count,
+            percent: f.percent,
+            operation: f.operation.clone(),
+        }),
     }
+}
+
+fn fault_doc(f: Fault) -> Result<FaultDoc, ManagementError> {
+    if !matches!(f.status, 429 | 503) {
+        return Err(bad(
+            "BadRequest",
+            format!("fault.status must be 429 or 503, not {}.", f.status),
+        ));
+    }
+    if f.count.is_some() && f.percent.is_some() {
+        return Err(bad(
+            "BadRequest",
+            "Give fault.count or fault.percent, not both.".to_owned(),
+        ));
+    }
+    if f.percent.is_some_and(|p| !(1..=100).contains(&p)) {
+        return Err(bad(
+            "BadRequest",
+            "fault.percent must be between 1 and 100.".to_owned(),
+        ));
+    }
+    let operation = match f.operation {
+        None => None,
+        Some(o) => Some(
+            VaultOp::ALL
+                .iter()
+                .map(|op| op.audit_name())
+                .find(|n| n.eq_ignore_ascii_case(&o))
+                .ok_or_else(|| {
+                    bad(
+                        "BadRequest",
+                        format!(
+                            "fault.operation '{}' is not a Key Vault operation name (e.g. SecretGet, KeySign).",
+                            o.chars().take(64).collect::<String>()
+                        ),
+                    )
+                })?
+                .to_owned(),
+        ),
+    };
+    Ok(FaultDoc {
+        status: f.status,
+        count: f.count,
+        percent: f.percent,
+        operation,
+        generation: uuid::Uuid::new_v4().to_string(),
+    })
 }
 
 impl Coffer {
@@ -83,6 +148,7 @@ impl Coffer {
             .await?;
         let doc = TestingDoc {
             throttle_limit: input.throttle_limit,
+            fault: input.fault.map(fault_doc).transpose()?,
         };
         self.modify_vault(&sub, rg, vault, |v| {
             v.testing = doc.clone();
