@@ -416,3 +416,60 @@ async fn injected_faults_answer_429_or_503_for_a_count_a_share_or_one_operation(
     assert_eq!(get().await.unwrap().status(), 200);
     assert_eq!(get().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn coffer_doctor_on_a_throttled_request_names_the_limit_and_the_fixes() {
+    let (s, _limits) = start_small();
+    let dir = s.data_dir().to_str().unwrap().to_owned();
+    let coffer = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(args)
+            .args(["--data-dir", &dir])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    coffer(&["vault", "diagnostics", "set", "--name", "dev"]);
+    let c = client(&s, &["dev"]);
+    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let mut id = None;
+    for _ in 0..12 {
+        let r = c
+            .put(format!(
+                "https://dev.vault.localhost:{}/secrets/t?api-version=7.6",
+                s.port
+            ))
+            .bearer_auth(&tok)
+            .json(&json!({"value": "v"}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            id = Some(r.headers()["x-ms-request-id"].to_str().unwrap().to_owned());
+            break;
+        }
+    }
+    let id = id.expect("throttled");
+    // The audit writer appends in batches every 100 ms.
+    let mut out = String::new();
+    for _ in 0..50 {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(["doctor", &id, "--vault", "dev", "--data-dir", &dir])
+            .output()
+            .unwrap();
+        out = String::from_utf8_lossy(&o.stdout).into_owned();
+        if o.status.success() && out.contains("throttle.limit") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("{out}");
+    assert!(out.contains("[throttle.limit]"), "{out}");
+    assert!(out.contains("4 per 3 s per vault"), "{out}");
+    assert!(out.contains("Retry-After"), "{out}");
+}
