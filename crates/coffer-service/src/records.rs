@@ -449,11 +449,15 @@ pub(crate) struct TestingDoc {
     /// Answers some requests with an injected 429 or 503.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) fault: Option<FaultDoc>,
+    /// Seconds the vault's clock runs ahead: validity windows, purge dates and timestamps of
+    /// its objects are judged at `now + offset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) clock_offset_secs: Option<i64>,
 }
 
 impl TestingDoc {
     pub(crate) fn is_off(&self) -> bool {
-        self.throttle_limit.is_none() && self.fault.is_none()
+        self.throttle_limit.is_none() && self.fault.is_none() && self.clock_offset_secs.is_none()
     }
 }
 

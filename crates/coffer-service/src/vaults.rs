@@ -252,6 +252,12 @@ impl VaultSession {
 }
 
 impl Coffer {
+    /// The time in vault `s`: the instance's clock plus the vault's test clock offset.
+    pub(crate) fn vault_now(&self, s: &VaultSession) -> i64 {
+        self.now()
+            .saturating_add(s.doc.testing.clock_offset_secs.unwrap_or(0))
+    }
+
     pub(crate) async fn vault_doc(&self, name: &str) -> Result<Option<VaultDoc>, ServiceError> {
         match self
             .store

@@ -43,6 +43,7 @@ pub(super) async fn settings(
                     percent: f.percent,
                     operation: f.operation,
                 }),
+                clock_offset_secs: body.properties.clock_offset_seconds,
             };
             app.put_test_settings(caller, subscription, rg, vault, input)
                 .await?
@@ -61,6 +62,7 @@ pub(super) async fn settings(
                 percent: f.percent,
                 operation: f.operation,
             }),
+            clock_offset_seconds: settings.clock_offset_secs,
         },
     }))
 }

@@ -473,3 +473,81 @@ async fn coffer_doctor_on_a_throttled_request_names_the_limit_and_the_fixes() {
     assert!(out.contains("4 per 3 s per vault"), "{out}");
     assert!(out.contains("Retry-After"), "{out}");
 }
+
+#[tokio::test]
+async fn the_vault_clock_moves_exp_checks_and_scheduled_purges_forward() {
+    let s = Server::start();
+    let dir = s.data_dir().to_str().unwrap().to_owned();
+    let clock = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(["vault", "clock", "--vault", "dev"])
+            .args(args)
+            .args(["--data-dir", &dir])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let c = client(&s, &["dev"]);
+    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let vault = format!("https://dev.vault.localhost:{}", s.port);
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut r = c
+            .request(method, format!("{vault}{path}?api-version=7.6"))
+            .bearer_auth(&tok);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let r = call(
+        reqwest::Method::POST,
+        "/keys/short-lived/create",
+        Some(json!({"kty": "RSA", "key_size": 2048, "attributes": {"exp": now + 86_400}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let encrypt = || {
+        call(
+            reqwest::Method::POST,
+            "/keys/short-lived//encrypt",
+            Some(json!({"alg": "RSA-OAEP", "value": "aGVsbG8"})),
+        )
+    };
+    assert_eq!(encrypt().await.unwrap().status(), 200);
+
+    // A deleted secret, scheduled for purge in 90 days.
+    assert_eq!(set(&s, &c, &tok, "dev").await.0, 200);
+    let r = call(reqwest::Method::DELETE, "/secrets/t", None)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let deleted = || call(reqwest::Method::GET, "/deletedsecrets/t", None);
+    assert_eq!(deleted().await.unwrap().status(), 200);
+
+    let v = clock(&["--advance", "2d"]);
+    assert_eq!(v["clockOffsetSeconds"], 2 * 86_400, "{v}");
+    let r = encrypt().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(r.headers()["x-coffer-test-mode"], "true");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["innererror"]["code"], "KeyExpired", "{body}");
+    assert_eq!(deleted().await.unwrap().status(), 200, "not due yet");
+
+    let v = clock(&["--advance", "89d"]);
+    assert_eq!(v["clockOffsetSeconds"], 91 * 86_400, "{v}");
+    assert_eq!(deleted().await.unwrap().status(), 404, "purged on schedule");
+
+    let v = clock(&["--reset"]);
+    assert!(v["clockOffsetSeconds"].is_null(), "{v}");
+    assert_eq!(encrypt().await.unwrap().status(), 200);
+}

@@ -206,7 +206,7 @@ impl Coffer {
             ));
         }
         if u.protects() {
-            let now = self.now();
+            let now = self.vault_now(s);
             if m.nbf.is_some_and(|nbf| now < nbf) {
                 return Err(refused(
                     format!("Operation {op} is not allowed on a key that is not yet valid."),

@@ -24,6 +24,9 @@ pub struct TestSettingsProperties {
     /// Injected failures; absent: none.
     #[serde(default)]
     pub fault: Option<FaultProperties>,
+    /// Seconds the vault's clock runs ahead; absent: none.
+    #[serde(default)]
+    pub clock_offset_seconds: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

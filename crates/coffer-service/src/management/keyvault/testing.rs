@@ -1,6 +1,6 @@
 //! A vault's test helpers as Coffer's own child resource,
-//! `{vault id}/providers/Coffer.Testing/settings/default`: lowered throttling limits and
-//! injected 429/503 faults.
+//! `{vault id}/providers/Coffer.Testing/settings/default`: lowered throttling limits, injected
+//! 429/503 faults and a clock offset.
 //! Every helper is off by default, and a vault with one on says so in each data-plane answer.
 
 use coffer_domain::{Principal, VaultOp};
@@ -12,6 +12,9 @@ use crate::records::{FaultDoc, TestingDoc};
 /// The namespace of the test-helper resource.
 pub const TESTING_NAMESPACE: &str = "Coffer.Testing";
 
+/// Furthest a vault's clock may run ahead: ten years.
+const MAX_CLOCK_OFFSET: i64 = 10 * 366 * 86_400;
+
 /// Most transactions per window a lowered limit may allow (above it, use `--limits`).
 const MAX_THROTTLE_LIMIT: u32 = 1_000_000;
 
@@ -21,6 +24,8 @@ pub struct TestSettings {
     /// Caps every per-vault throttling limit of the vault at this many transactions per window.
     pub throttle_limit: Option<u32>,
     pub fault: Option<Fault>,
+    /// Seconds the vault's clock runs ahead (0 to 10 years).
+    pub clock_offset_secs: Option<i64>,
 }
 
 /// Injected failures: `status` (429 or 503) for the next `count` requests, or for `percent` of
@@ -36,7 +41,7 @@ pub struct Fault {
 impl TestSettings {
     /// Whether any helper is on.
     pub fn any(&self) -> bool {
-        self.throttle_limit.is_some() || self.fault.is_some()
+        self.throttle_limit.is_some() || self.fault.is_some() || self.clock_offset_secs.is_some()
     }
 }
 
@@ -49,6 +54,7 @@ fn view(d: &TestingDoc) -> TestSettings {
             percent: f.percent,
             operation: f.operation.clone(),
         }),
+        clock_offset_secs: d.clock_offset_secs,
     }
 }
 
@@ -146,9 +152,21 @@ impl Coffer {
                 "providers/Coffer.Testing/settings/write",
             )
             .await?;
+        if input
+            .clock_offset_secs
+            .is_some_and(|o| !(0..=MAX_CLOCK_OFFSET).contains(&o))
+        {
+            return Err(bad(
+                "BadRequest",
+                format!(
+                    "clockOffsetSeconds must be between 0 and {MAX_CLOCK_OFFSET} (the clock only moves forward)."
+                ),
+            ));
+        }
         let doc = TestingDoc {
             throttle_limit: input.throttle_limit,
             fault: input.fault.map(fault_doc).transpose()?,
+            clock_offset_secs: input.clock_offset_secs,
         };
         self.modify_vault(&sub, rg, vault, |v| {
             v.testing = doc.clone();
@@ -156,6 +174,12 @@ impl Coffer {
         })
         .await?;
         self.forget_vault(vault);
+        if doc.clock_offset_secs.is_some() {
+            // What the moved clock makes due is purged now, not at the next background pass.
+            if let Err(e) = self.purge_expired().await {
+                tracing::warn!(error = %e, "purging after a clock change failed");
+            }
+        }
         Ok(view(&doc))
     }
 }
