@@ -21,7 +21,7 @@ cleanup() { if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "
 trap cleanup EXIT; trap "exit 143" INT TERM
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-COFFER_LOG=warn "$BIN" serve --data-dir "$W/data" --listen "127.0.0.1:$PORT" >"$W/out" 2>"$W/err" &
+COFFER_LOG=warn "$BIN" serve --data-dir "$W/data" --listen "127.0.0.1:$PORT" --limits off >"$W/out" 2>"$W/err" &
 PID=$!
 for _ in $(seq 500); do grep -q ready "$W/out" 2>/dev/null && break; sleep 0.01; done
 grep -q ready "$W/out" || { log "coffer did not start"; cat "$W/err" >&2; exit 1; }

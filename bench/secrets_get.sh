@@ -11,6 +11,8 @@
 # PIPELINE=full turns on the firewall (default action Deny, one ipRule for loopback) and the audit
 # log (a diagnostic setting) on the vault before measuring, so the figure includes them;
 # PIPELINE=firewall only the firewall, to tell the two costs apart.
+# Throttling is off (`--limits off`) unless PIPELINE=throttle, which turns it on with Key Vault's
+# table scaled up 10000x (every request is counted, none is refused), to measure its cost.
 # Usage: bash bench/secrets_get.sh  -> progress on stderr, one JSON line on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,9 +30,14 @@ W=$(mktemp -d /tmp/coffer-bench.XXXXXX); PID=""
 cleanup() { if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi; rm -rf "$W"; }
 trap cleanup EXIT; trap "exit 143" INT TERM
 
+LIMITS=(--limits off)
+if [ "$PIPELINE" = throttle ]; then
+  sed -E '/^(window_seconds|subscription_multiplier)/! s/= ([0-9]+)$/= \10000/' crates/coffer-service/src/throttle/limits.toml >"$W/limits.toml"
+  LIMITS=(--limits "$W/limits.toml")
+fi
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start_ns=$(date +%s%N)
-COFFER_LOG=warn "$BIN" serve --data-dir "$W/data" --listen "127.0.0.1:$PORT" >"$W/out" 2>"$W/err" &
+COFFER_LOG=warn "$BIN" serve --data-dir "$W/data" --listen "127.0.0.1:$PORT" "${LIMITS[@]}" >"$W/out" 2>"$W/err" &
 PID=$!
 for _ in $(seq 300); do grep -q ready "$W/out" 2>/dev/null && break; sleep 0.01; done
 grep -q ready "$W/out" || { log "coffer did not start"; cat "$W/err" >&2; exit 1; }
@@ -39,7 +46,7 @@ first_ready_self=$(grep -o 'ready in [0-9]* ms' "$W/out" | grep -o '[0-9]*')
 # A second start on the same data directory: the usual case (keys, CA and bootstrap exist).
 kill -TERM "$PID"; wait "$PID" 2>/dev/null || true
 start_ns=$(date +%s%N)
-COFFER_LOG=warn "$BIN" serve --data-dir "$W/data" --listen "127.0.0.1:$PORT" >"$W/out2" 2>"$W/err2" &
+COFFER_LOG=warn "$BIN" serve --data-dir "$W/data" --listen "127.0.0.1:$PORT" "${LIMITS[@]}" >"$W/out2" 2>"$W/err2" &
 PID=$!
 for _ in $(seq 300); do grep -q ready "$W/out2" 2>/dev/null && break; sleep 0.005; done
 restart_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))

@@ -28,7 +28,7 @@ STAMP="$VENV/.requirements.sha256"
 READY_TIMEOUT=30
 PYTEST_TIMEOUT=${PYTEST_TIMEOUT:-600}
 # Vault host names the tests use, besides the default vault "dev".
-VAULT_NAMES=(dev nosuch sdk-kv-mgmt sdk-kv-bad az-kv-cli sdk-kv-fw)
+VAULT_NAMES=(dev nosuch sdk-kv-mgmt sdk-kv-bad az-kv-cli sdk-kv-fw sdk-kv-throttle)
 
 log() { echo "[sdk-python] $*" >&2; }
 
@@ -124,9 +124,11 @@ if [ -n "${COFFER_TEST_PKCS11_MODULE:-}" ]; then
 fi
 
 PORT=$("$VPY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+MPORT=$("$VPY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 DATA="$TMP/data"
-log "starting $BIN on 127.0.0.1:$PORT (data dir $DATA)"
+log "starting $BIN on 127.0.0.1:$PORT (data dir $DATA, metrics on 127.0.0.1:$MPORT)"
 COFFER_LOG=${COFFER_LOG:-info} "$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" "${HSM_ARGS[@]}" \
+    --metrics-listen "127.0.0.1:$MPORT" \
     >"$TMP/server.stdout" 2>"$TMP/server.stderr" </dev/null &
 SERVER_PID=$!
 
@@ -171,7 +173,7 @@ fi
 # ---- pytest --------------------------------------------------------------------------------------
 log "running pytest"
 set +e
-env COFFER_BOOTSTRAP="$BOOT" COFFER_BIN="$BIN" COFFER_SERVER_STDOUT="$TMP/server.stdout" REQUESTS_CA_BUNDLE="$CA" SSL_CERT_FILE="$CA" \
+env COFFER_BOOTSTRAP="$BOOT" COFFER_METRICS_URL="http://127.0.0.1:$MPORT/metrics" COFFER_BIN="$BIN" COFFER_SERVER_STDOUT="$TMP/server.stdout" REQUESTS_CA_BUNDLE="$CA" SSL_CERT_FILE="$CA" \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     timeout --signal=TERM --kill-after=10 "$PYTEST_TIMEOUT" \
     "${NS[@]}" "$VPY" -m pytest -v -p no:cacheprovider --rootdir "$SUITE" "$SUITE" "$@"

@@ -77,6 +77,7 @@ async fn token(
     v2: bool,
     request_id: String,
 ) -> Response {
+    let metrics = req.extensions().get::<crate::metrics::Shared>().cloned();
     let basic = req
         .headers()
         .get(http::header::AUTHORIZATION)
@@ -136,7 +137,12 @@ async fn token(
         form.client_id.get_or_insert(id);
         form.client_secret.get_or_insert(secret);
     }
-    match app.issue_token_grant(&tenant, form, v2).await {
+    let grant = form.grant_type.clone();
+    let issued = app.issue_token_grant(&tenant, form, v2).await;
+    if let Some(m) = metrics {
+        m.token(grant.as_deref(), issued.is_ok());
+    }
+    match issued {
         Ok(g) => {
             let t = g.token;
             let body = TokenResponse {

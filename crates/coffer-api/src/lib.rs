@@ -11,6 +11,7 @@ mod host;
 mod identity;
 mod json;
 mod management;
+pub mod metrics;
 mod msi;
 mod text;
 mod vault;
@@ -28,6 +29,7 @@ pub use edge::{MAX_HEADER_BLOCK, MAX_HEADERS, MAX_URI};
 pub use error::ApiError;
 pub use error::edge::protocol_refusal;
 pub use host::{AuthorityError, Role, parse_authority};
+pub use metrics::Metrics;
 
 /// Entry points for the fuzz targets in `fuzz/`: the pure parsers that read what a client sends.
 #[doc(hidden)]
@@ -73,6 +75,8 @@ pub mod fuzzing {
 #[derive(Clone, Debug, Default)]
 pub struct Edge {
     pub trusted_proxies: Vec<IpRule>,
+    /// Where requests are counted, when the server exposes metrics.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Largest request body accepted; restore blobs are the largest legitimate bodies.
@@ -85,14 +89,15 @@ pub fn router(app: Arc<Coffer>) -> Router {
 
 /// Builds the router for every role with the edge settings `edge`.
 pub fn router_with(app: Arc<Coffer>, edge: Edge) -> Router {
-    edge_layers(
-        Router::new()
-            .fallback(dispatch)
-            .layer(axum::middleware::from_fn_with_state(
-                Arc::new(edge),
-                headers::common_headers,
-            )),
-    )
+    let metrics = edge.metrics.clone();
+    let mut router = Router::new().fallback(dispatch);
+    if let Some(m) = metrics {
+        router = router.layer(axum::Extension(m));
+    }
+    edge_layers(router.layer(axum::middleware::from_fn_with_state(
+        Arc::new(edge),
+        headers::common_headers,
+    )))
     .with_state(app)
 }
 
@@ -124,7 +129,17 @@ async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
         return readiness(&app);
     }
     let role = host::classify(&req, &app.settings().domain);
-    match role {
+    let metrics = req.extensions().get::<metrics::Shared>().cloned();
+    let started = std::time::Instant::now();
+    let label = match &role {
+        // Vault requests are counted by the vault handler, which knows the operation.
+        Role::Vault(name) => return vault::handle(app, name.clone(), req).await,
+        Role::Identity => "login",
+        Role::Management => "management",
+        Role::Graph => "graph",
+        Role::Other(_) => "other",
+    };
+    let resp = match role {
         Role::Identity => identity::handle(app, req).await,
         Role::Vault(name) => vault::handle(app, name, req).await,
         Role::Management => management::handle(app, req).await,
@@ -135,7 +150,11 @@ async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
             d = app.settings().domain
         ))
         .into_response(),
+    };
+    if let Some(m) = metrics {
+        m.request(label, None, "", resp.status().as_u16(), started.elapsed());
     }
+    resp
 }
 
 /// Answers an edge refusal in the envelope of the role the host names, when it names one.

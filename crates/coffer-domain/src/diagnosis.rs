@@ -49,6 +49,18 @@ pub struct DiagnosisInput<'a> {
     pub policy_entries: &'a [DirectoryEntry],
     /// The object the request named (in the operation's family) and its state.
     pub object: Option<(&'a str, ObjectState)>,
+    /// The throttling limit a logged request hit, when it was throttled.
+    pub throttled: Option<Throttled<'a>>,
+}
+
+/// What the audit record of a throttled request says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Throttled<'a> {
+    /// The limit's name, e.g. `RSA 2048-bit software key CREATE: 20 per 10 s per vault`.
+    pub limit: &'a str,
+    pub retry_after_secs: u64,
+    /// The 429 or 503 was injected by the vault's test settings, not a limit.
+    pub injected: bool,
 }
 
 /// One failed check: a stable id, what is wrong in plain words, and the command that fixes it.
@@ -206,7 +218,44 @@ pub fn diagnose(i: &DiagnosisInput<'_>) -> Vec<Finding> {
             });
         }
     }
+    if let Some(t) = i.throttled {
+        out.push(throttle_finding(v, t));
+    }
     out
+}
+
+fn throttle_finding(v: &str, t: Throttled<'_>) -> Finding {
+    if t.injected {
+        return Finding {
+            id: "throttle.injected",
+            summary: format!(
+                "The answer was a fault injected by the test settings of vault '{v}', not a real limit."
+            ),
+            fix: Some(format!("coffer vault test-mode --name {v} --no-fault")),
+        };
+    }
+    let per_subscription = t.limit.ends_with("per subscription");
+    let (scope, spread) = if per_subscription {
+        (
+            "all vaults of its subscription together",
+            "spread the traffic across subscriptions (each has its own ceiling)",
+        )
+    } else {
+        (
+            "the vault",
+            "spread the traffic across several vaults (a subscription allows 5x a vault's limit) and subscriptions",
+        )
+    };
+    Finding {
+        id: "throttle.limit",
+        summary: format!(
+            "Vault '{v}' throttled the request (429): {scope} had already used the whole limit {} in the current window, so the rate seen was at least that. The client was told to retry after {} s; throttled requests do not count.",
+            t.limit, t.retry_after_secs
+        ),
+        fix: Some(format!(
+            "Cache what the application reads (secrets rarely change), back off exponentially honouring Retry-After (the Azure SDKs do by default), and {spread}. A lowered test limit is removed with: coffer vault test-mode --name {v} --off"
+        )),
+    }
 }
 
 /// Why no policy names the caller: a look-alike, a compound identity used without its app, a
@@ -355,7 +404,41 @@ mod tests {
             op: VaultOp::SecretGet,
             policy_entries: &[],
             object: None,
+            throttled: None,
         }
+    }
+
+    #[test]
+    fn a_throttled_request_names_the_limit_and_the_fixes() {
+        let v = vault(
+            vec![policy(ME, None, &[SecretPermission::Get])],
+            NetworkAcls::default(),
+        );
+        let caller = me(None);
+        let mut i = input(&v, Some(&caller));
+        i.throttled = Some(Throttled {
+            limit: "secrets, managed storage and vault transactions: 4000 per 10 s per vault",
+            retry_after_secs: 3,
+            injected: false,
+        });
+        let f = diagnose(&i);
+        assert_eq!(ids(&f), ["throttle.limit"]);
+        assert!(
+            f[0].summary.contains("4000 per 10 s per vault"),
+            "{}",
+            f[0].summary
+        );
+        assert!(f[0].summary.contains("retry after 3 s"));
+        let fix = f[0].fix.as_deref().unwrap();
+        assert!(
+            fix.contains("Cache") && fix.contains("Retry-After") && fix.contains("several vaults")
+        );
+        i.throttled = Some(Throttled {
+            limit: "",
+            retry_after_secs: 1,
+            injected: true,
+        });
+        assert_eq!(ids(&diagnose(&i)), ["throttle.injected"]);
     }
 
     fn deny_all_but(rule: &str) -> NetworkAcls {

@@ -1,6 +1,6 @@
 //! Coffer's domain model: validated names, api-versions, object attributes and the soft-delete
 //! rules, access policies and their evaluation, network rules (the firewall) and their evaluation,
-//! principals and the clock.
+//! principals and the clock, and the throttling rules.
 //!
 //! This crate does no I/O and knows nothing of JSON or HTTP: it is plain rules over plain data.
 
@@ -15,6 +15,7 @@ pub mod net;
 pub mod ops;
 pub mod policy;
 pub mod principal;
+pub mod throttle;
 pub mod vault;
 
 pub use api_version::ApiVersion;

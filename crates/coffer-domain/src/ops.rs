@@ -4,6 +4,7 @@
 use crate::policy::{
     CertificatePermission as C, KeyPermission as K, Permission, SecretPermission as S,
 };
+use crate::throttle::TransactionKind;
 
 /// One Key Vault data-plane operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -227,6 +228,19 @@ impl VaultOp {
                 | CertificateListDeleted
                 | CertificateIssuerList
         )
+    }
+
+    /// Which column of the throttling table the operation counts in. Operations on one key count
+    /// as that key's type; listings, deleted keys, backups and rotation policies touch no key
+    /// material and count as vault transactions.
+    pub fn transaction_kind(self) -> TransactionKind {
+        use VaultOp::*;
+        match self {
+            KeyCreate | KeyImport | KeyRotate => TransactionKind::KeyCreate,
+            KeyGet | KeyUpdate | KeyEncrypt | KeyDecrypt | KeySign | KeyVerify | KeyWrap
+            | KeyUnwrap | KeyRelease | KeyAttestationGet => TransactionKind::KeyOther,
+            _ => TransactionKind::Vault,
+        }
     }
 
     /// The `operationName` Key Vault's audit log records.

@@ -73,17 +73,17 @@ pub(crate) async fn client_credentials(
     client_secret: &str,
     resource: &str,
 ) -> Result<serde_json::Value> {
-    let resp = http
-        .post(format!("{authority}/{tenant}/oauth2/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", client_secret),
-            ("resource", resource),
-        ])
-        .send()
-        .await
-        .with_context(|| format!("calling the token endpoint at {authority}"))?;
+    let resp = crate::retry::send(
+        http.post(format!("{authority}/{tenant}/oauth2/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+                ("resource", resource),
+            ]),
+    )
+    .await
+    .with_context(|| format!("calling the token endpoint at {authority}"))?;
     let status = resp.status();
     let body: serde_json::Value = resp.json().await.context("reading the token response")?;
     if !status.is_success() {
@@ -97,9 +97,10 @@ pub(crate) async fn client_credentials(
     Ok(body)
 }
 
-/// Sends a request and returns its JSON body, or an error quoting the service's message.
+/// Sends a request (retrying 429 and 503, see `retry`) and returns its JSON body, or an error
+/// quoting the service's message.
 pub(crate) async fn send_json(req: reqwest::RequestBuilder) -> Result<serde_json::Value> {
-    let resp = req.send().await.context("sending the request")?;
+    let resp = crate::retry::send(req).await?;
     let status = resp.status();
     let text = resp.text().await.unwrap_or_default();
     let body: serde_json::Value = if text.is_empty() {

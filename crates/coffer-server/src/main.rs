@@ -11,11 +11,14 @@ mod env_cmd;
 mod fsutil;
 mod listen;
 mod logs_cmd;
+mod metrics_srv;
 mod port_cmd;
 mod refusal_io;
+mod retry;
 mod serve;
 mod setup;
 mod summary;
+mod test_cmd;
 mod tls;
 mod token_cmd;
 mod trust;
@@ -163,6 +166,14 @@ pub(crate) struct ServeArgs {
     /// instead of serving them unaudited as Azure does.
     #[arg(long)]
     pub(crate) audit_fail_closed: bool,
+    /// Throttling limits (TOML, the same keys as the embedded default, Key Vault's table: see
+    /// the README); `off` serves without throttling.
+    #[arg(long, value_name = "FILE|off")]
+    pub(crate) limits: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (plain HTTP, its own listener; off by
+    /// default), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics_listen: Option<std::net::SocketAddr>,
     /// Days audit records are kept; 0 keeps them for ever.
     #[arg(long, default_value_t = coffer_service::DEFAULT_RETENTION_DAYS)]
     pub(crate) audit_retention_days: u32,

@@ -34,6 +34,20 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         trusted_proxies
             .push(coffer_domain::IpRule::parse(p).with_context(|| format!("--trusted-proxy {p}"))?);
     }
+    let limits = match &args.limits {
+        Some(p) if p.as_os_str() == "off" => None,
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("reading --limits {}", p.display()))?;
+            Some(
+                coffer_service::parse_limits(&text)
+                    .with_context(|| format!("--limits {}", p.display()))?,
+            )
+        }
+        None => Some(coffer_service::parse_limits(
+            coffer_service::DEFAULT_LIMITS,
+        )?),
+    };
     let own_tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some(server_config(c, k)?),
         _ => None,
@@ -55,6 +69,10 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     // directory is told so (not that the port is taken).
     let existing = crate::datadir::open_existing(wanted)?;
     let listener = crate::listen::bind(listen).await?;
+    let metrics_listener = match args.metrics_listen {
+        Some(a) => Some(crate::metrics_srv::bind(a).await?),
+        None => None,
+    };
     let bound = listener.local_addr()?;
     let data_dir = match existing {
         Some(d) => d,
@@ -105,6 +123,9 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     );
     if let Some(hsm) = hsm {
         app.set_hsm_provider(Arc::new(hsm));
+    }
+    if let Some(table) = limits {
+        app.set_throttle(table, Arc::new(coffer_service::LocalLimiter::default()));
     }
     let boot = app.bootstrap().await.context("bootstrapping")?;
     let (audit_writer, audit_log) = crate::audit_setup::open(&dir, &args)?;
@@ -252,7 +273,15 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
             }
         }
     });
-    let edge = coffer_api::Edge { trusted_proxies };
+    let metrics = metrics_listener.map(|l| {
+        let m = Arc::new(coffer_api::Metrics::default());
+        crate::metrics_srv::spawn(l, Arc::clone(&app), Arc::clone(&m));
+        m
+    });
+    let edge = coffer_api::Edge {
+        trusted_proxies,
+        metrics,
+    };
     let secs = |n: u64| Duration::from_secs(n.max(1));
     let limits = crate::conn_limits::Limits {
         max_connections: args.max_connections,

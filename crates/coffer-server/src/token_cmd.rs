@@ -176,9 +176,7 @@ async fn decode(
 async fn verdict(token: &str, vault: &str, claims: &Value, ca: Option<&Path>) -> Result<Value> {
     let client = http(ca)?;
     let probe = format!("{vault}/secrets?api-version=7.6&maxresults=1");
-    let anon = client
-        .get(&probe)
-        .send()
+    let anon = crate::retry::send(client.get(&probe))
         .await
         .with_context(|| format!("reaching {vault}"))?;
     let challenge = anon
@@ -206,7 +204,7 @@ async fn verdict(token: &str, vault: &str, claims: &Value, ca: Option<&Path>) ->
             "fix": "Check the vault URL: no such vault on this instance.",
         }));
     }
-    let resp = client.get(&probe).bearer_auth(token).send().await?;
+    let resp = crate::retry::send(client.get(&probe).bearer_auth(token)).await?;
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap_or_default();
     let message = body["error"]["message"]

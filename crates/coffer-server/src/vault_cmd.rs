@@ -107,6 +107,11 @@ pub(crate) enum VaultCommand {
     /// Read a file from `export` into a vault (created if missing); names in use are refused
     /// unless --force.
     Import(crate::port_cmd::ImportArgs),
+    /// Test helpers of the vault (off by default): lowered throttling limits, injected faults.
+    TestMode(crate::test_cmd::TestModeArgs),
+    /// Move the vault's clock forward (a test helper): nbf/exp checks, purge dates and
+    /// timestamps of its objects then run at the moved time.
+    Clock(crate::test_cmd::ClockArgs),
     /// The vault's diagnostic settings: turn its audit log on or off.
     #[command(subcommand)]
     Diagnostics(crate::diag_cmd::DiagnosticsCommand),
@@ -365,7 +370,18 @@ pub(crate) async fn run(cmd: VaultCommand, common: Common) -> Result<()> {
                 .await?;
             show(v)
         }
-        VaultCommand::Show { at } => show(arm.vault(&at).await?.1),
+        VaultCommand::Show { at } => {
+            let (rg, mut v) = arm.vault(&at).await?;
+            let testing = crate::test_cmd::settings_of(&arm, &rg, &at.name).await?;
+            if crate::test_cmd::any_on(&testing)
+                && let Some(o) = v.as_object_mut()
+            {
+                o.insert("testMode".to_owned(), testing);
+            }
+            show(v)
+        }
+        VaultCommand::TestMode(args) => crate::test_cmd::run(&arm, args).await,
+        VaultCommand::Clock(args) => crate::test_cmd::clock(&arm, args).await,
         VaultCommand::Export(args) => crate::port_cmd::export(&arm, args).await,
         VaultCommand::Import(args) => crate::port_cmd::import(&arm, args).await,
         VaultCommand::Diagnostics(cmd) => crate::diag_cmd::run(&arm, cmd, table).await,

@@ -36,6 +36,18 @@ pub enum ServiceError {
     /// written now: the request is refused rather than served unaudited.
     #[error("{0}")]
     AuditUnavailable(String),
+    /// A throttling limit of the vault or its subscription is spent for the current window.
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// A fault injected by the vault's test settings: 503, retry after `retry_after_secs`.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// Something on our side failed; the message is for logs only.
     #[error("internal error: {0}")]
     Internal(String),

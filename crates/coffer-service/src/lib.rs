@@ -21,6 +21,7 @@ mod secrets;
 mod settings;
 #[cfg(test)]
 mod testing;
+mod throttle;
 mod token_cache;
 mod tokens;
 mod users;
@@ -61,16 +62,21 @@ pub use management::{
     AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, BOOTSTRAP_IDENTITY,
     BootstrapIdentity, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DIAGNOSTIC_SETTING_TYPE,
     DeletedVaultView, DiagnosticLog, DiagnosticMetric, DiagnosticSetting, DoctorReport,
-    DoctorRequest, GenericResourceView, IdentitySecrets, IdentityView, ImportOutcome,
+    DoctorRequest, Fault, GenericResourceView, IdentitySecrets, IdentityView, ImportOutcome,
     ManagementError, NameAvailability, NetworkAclsInput, PortableDoc, PortableObject,
     PortableSettings, PortableVersion, ProviderView, ResourceGroupView, ResourceInput,
-    SYSTEM_ASSIGNED_IDENTITY_TYPE, SubscriptionView, TenantView, USER_ASSIGNED_IDENTITY_TYPE,
-    VAULT_TYPE, VaultExport, VaultInput, VaultView, VirtualNetworkRule,
+    SYSTEM_ASSIGNED_IDENTITY_TYPE, SubscriptionView, TESTING_NAMESPACE, TenantView, TestSettings,
+    USER_ASSIGNED_IDENTITY_TYPE, VAULT_TYPE, VaultExport, VaultInput, VaultView,
+    VirtualNetworkRule,
 };
 pub use objects::{ListPage, MAX_PAGE};
 pub use request::{Facts, RequestFacts};
 pub use secrets::{MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView};
 pub use settings::Settings;
+pub use throttle::{
+    Budget, DEFAULT_LIMITS, Hit, Limiter, LimitsError, LocalLimiter, Refusal, Scope, Throttle,
+    parse_limits,
+};
 pub use tokens::{IssuedGrant, Resource, TokenRequest};
 pub use users::{NewUser, UserUpdate, UserView};
 pub use vaults::VaultSession;
@@ -88,6 +94,10 @@ pub struct Coffer {
     key_providers: keys::provider::KeyProviders,
     /// The audit log, once the server has opened it (in-process tests may run without).
     audit: OnceLock<(AuditWriter, AuditLog)>,
+    /// Throttling, once the server has switched it on (in-process tests run without).
+    throttle: OnceLock<Arc<Throttle>>,
+    /// Requests seen by vaults with an injected fault (a test helper).
+    faults: Arc<vaults::FaultCounters>,
 }
 
 impl Coffer {
@@ -111,6 +121,8 @@ impl Coffer {
             token_cache: token_cache::TokenCache::default(),
             key_providers: keys::provider::KeyProviders::default(),
             audit: OnceLock::new(),
+            throttle: OnceLock::new(),
+            faults: Arc::default(),
         })
     }
 
@@ -118,6 +130,24 @@ impl Coffer {
     /// enables it, `log` reads them back. Only the first call counts.
     pub fn set_audit(&self, writer: AuditWriter, log: AuditLog) {
         let _ = self.audit.set((writer, log));
+    }
+
+    /// Switches throttling on with `table`, enforced by `limiter`. Only the first call counts.
+    pub fn set_throttle(
+        &self,
+        table: coffer_domain::throttle::LimitTable,
+        limiter: Arc<dyn Limiter>,
+    ) {
+        let _ = self.throttle.set(Arc::new(Throttle::new(
+            table,
+            limiter,
+            Arc::clone(&self.clock),
+        )));
+    }
+
+    /// The throttle, when switched on.
+    pub fn throttle(&self) -> Option<&Arc<Throttle>> {
+        self.throttle.get()
     }
 
     /// The audit writer, when the log is attached.

@@ -197,6 +197,9 @@ pub(crate) struct VaultDoc {
     /// category enabled turns the audit log on.
     #[serde(default)]
     pub(crate) diagnostic_settings: Vec<DiagnosticSettingDoc>,
+    /// Test helpers switched on for this vault (off by default).
+    #[serde(default, skip_serializing_if = "TestingDoc::is_off")]
+    pub(crate) testing: TestingDoc,
 }
 
 /// One diagnostic setting as stored: what the client sent, echoed back; only the log
@@ -434,4 +437,42 @@ mod tests {
         assert!(!doc.public_network_disabled);
         assert!(doc.deleted.is_none());
     }
+}
+
+/// A vault's test helpers: all off by default; any one on marks every answer of the vault
+/// (`x-coffer-test-mode`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TestingDoc {
+    /// Caps every per-vault throttling limit of the vault at this many transactions per window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) throttle_limit: Option<u32>,
+    /// Answers some requests with an injected 429 or 503.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) fault: Option<FaultDoc>,
+    /// Seconds the vault's clock runs ahead: validity windows, purge dates and timestamps of
+    /// its objects are judged at `now + offset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) clock_offset_secs: Option<i64>,
+}
+
+impl TestingDoc {
+    pub(crate) fn is_off(&self) -> bool {
+        self.throttle_limit.is_none() && self.fault.is_none() && self.clock_offset_secs.is_none()
+    }
+}
+
+/// Injected failures: `status` (429 or 503) for the first `count` requests, or for `percent` of
+/// them, optionally only for one operation (its audit name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FaultDoc {
+    pub(crate) status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) percent: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) operation: Option<String>,
+    /// Changes with every write, so this node's counters start again.
+    #[serde(default)]
+    pub(crate) generation: String,
 }

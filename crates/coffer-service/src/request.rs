@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use crate::audit::{AuditIdentity, DenyCheck, DenyReason, FirewallDecision};
+use crate::audit::{AuditIdentity, DenyCheck, DenyReason, FirewallDecision, Throttling};
 
 /// The findings of one request so far. Every field is a closed type or Coffer's own text.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -15,11 +15,15 @@ pub struct Facts {
     pub resource_id: Option<String>,
     /// A diagnostic setting turns the vault's audit log on.
     pub audit_enabled: bool,
+    /// A test helper is on for the vault (the answer says so in `x-coffer-test-mode`).
+    pub test_mode: bool,
     /// Claims of the validated token.
     pub identity: Option<AuditIdentity>,
     pub firewall: Option<FirewallDecision>,
     /// Whether an access policy granted the permission; `None` if not consulted.
     pub access_policy_match: Option<bool>,
+    /// The throttling limit the request hit.
+    pub throttling: Option<Throttling>,
     /// The check that refused the request.
     pub deny: Option<DenyReason>,
 }
@@ -36,6 +40,14 @@ impl RequestFacts {
         match self.inner.lock() {
             Ok(f) => f.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Whether a test helper is on for the request's vault.
+    pub fn test_mode(&self) -> bool {
+        match self.inner.lock() {
+            Ok(f) => f.test_mode,
+            Err(poisoned) => poisoned.into_inner().test_mode,
         }
     }
 

@@ -153,7 +153,7 @@ impl Coffer {
         value: &[u8],
         meta: &SecretMeta,
     ) -> Result<Version, ServiceError> {
-        let now = self.now();
+        let now = self.vault_now(s);
         Ok(Version {
             sealed: s
                 .key

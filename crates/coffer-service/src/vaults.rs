@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use coffer_crypto::DataKey;
 use coffer_domain::net::{Bypass, DefaultAction, PublicNetworkAccess};
 use coffer_domain::policy::{Decision, evaluate};
+use coffer_domain::throttle::{KeySize, Transaction, TransactionKind};
 use coffer_domain::{
     AccessPolicy, CertificatePermission, IpRule, KeyPermission, NetworkAcls, Permissions,
     Principal, SecretPermission, StoragePermission, Vault, VaultOp,
@@ -16,8 +18,10 @@ use coffer_domain::{
 use coffer_store::{DocMode, DocWrite};
 
 use crate::audit::DenyCheck;
+use crate::audit::Throttling;
 use crate::records::{AccessPolicyDoc, PermissionsDoc, VAULT, VaultDoc};
 use crate::request::RequestFacts;
+use crate::throttle::Throttle;
 use crate::{Coffer, ServiceError, keyring};
 
 /// An authenticated caller inside one vault.
@@ -28,6 +32,45 @@ pub struct VaultSession {
     pub(crate) key: Arc<DataKey>,
     /// Where the access-policy decision is noted for the request's audit entry.
     pub(crate) facts: Arc<RequestFacts>,
+    /// Throttling, for a caller's request (background work is not throttled).
+    pub(crate) throttle: Option<Arc<Throttle>>,
+    /// This node's fault counters, when the vault has a fault injected.
+    pub(crate) faults: Option<Arc<FaultCounters>>,
+}
+
+/// How many requests each vault with an injected fault has seen since the fault was written
+/// (its generation), on this node.
+#[derive(Default)]
+pub(crate) struct FaultCounters {
+    seen: RwLock<HashMap<String, Arc<(String, AtomicU64)>>>,
+}
+
+impl FaultCounters {
+    /// The index of this request among those the fault `generation` of vault `id` has seen.
+    fn next(&self, id: &str, generation: &str) -> u64 {
+        let current = self
+            .seen
+            .read()
+            .ok()
+            .and_then(|m| m.get(id).cloned())
+            .filter(|c| c.0 == generation);
+        let counter = match current {
+            Some(c) => c,
+            None => {
+                let Ok(mut map) = self.seen.write() else {
+                    return 0;
+                };
+                let entry = map
+                    .entry(id.to_owned())
+                    .or_insert_with(|| Arc::new((generation.to_owned(), AtomicU64::new(0))));
+                if entry.0 != generation {
+                    *entry = Arc::new((generation.to_owned(), AtomicU64::new(0)));
+                }
+                Arc::clone(entry)
+            }
+        };
+        counter.1.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
 /// How long a vault's settings are served from memory before being read again. Short, so that
@@ -97,7 +140,13 @@ impl VaultSession {
             f.access_policy_match = Some(matches!(decision, Decision::Allow(_)));
         });
         let id = match decision {
-            Decision::Allow(_) => return Ok(()),
+            Decision::Allow(_) => {
+                self.inject_fault(op)?;
+                if op.transaction_kind() == TransactionKind::Vault {
+                    return self.throttle(Transaction::Vault);
+                }
+                return Ok(());
+            }
             Decision::DenyMissingPermission => "MissingPermission",
             Decision::DenyNoPolicy => "NoAccessPolicy",
         };
@@ -113,7 +162,102 @@ impl VaultSession {
     }
 }
 
+impl VaultSession {
+    /// Answers with the fault the vault's test settings inject, if this request gets it.
+    fn inject_fault(&self, op: VaultOp) -> Result<(), ServiceError> {
+        let (Some(faults), Some(fault)) = (&self.faults, &self.doc.testing.fault) else {
+            return Ok(());
+        };
+        if fault
+            .operation
+            .as_deref()
+            .is_some_and(|o| !o.eq_ignore_ascii_case(op.audit_name()))
+        {
+            return Ok(());
+        }
+        let index = faults.next(&self.doc.id, &fault.generation);
+        if !coffer_domain::throttle::fault_applies(index, fault.count, fault.percent) {
+            return Ok(());
+        }
+        let message = format!(
+            "Fault injected by the test settings of vault '{}' (coffer vault test-mode).",
+            self.doc.name
+        );
+        self.facts.deny(DenyCheck::Throttling, "InjectedFault");
+        Err(if fault.status == 429 {
+            ServiceError::Throttled {
+                message,
+                retry_after_secs: 1,
+            }
+        } else {
+            ServiceError::Unavailable {
+                message,
+                retry_after_secs: 1,
+            }
+        })
+    }
+
+    /// Counts a transaction on a key of type `kty` (`RSA`, `EC-HSM`, ...) of `size` for `op`,
+    /// once the key is known; see [`VaultOp::transaction_kind`]. Operations that count as vault
+    /// transactions were counted by [`VaultSession::require`].
+    pub(crate) fn throttle_key(
+        &self,
+        op: VaultOp,
+        kty: &str,
+        size: Option<KeySize>,
+    ) -> Result<(), ServiceError> {
+        let create = match op.transaction_kind() {
+            TransactionKind::Vault => return Ok(()),
+            TransactionKind::KeyCreate => true,
+            TransactionKind::KeyOther => false,
+        };
+        let hsm = kty.ends_with("-HSM");
+        let size = size.unwrap_or(if kty.starts_with("EC") {
+            KeySize::P256
+        } else if kty.starts_with("oct") {
+            KeySize::Oct
+        } else {
+            KeySize::Rsa2048
+        });
+        self.throttle(Transaction::Key { size, hsm, create })
+    }
+
+    /// Takes one `t` transaction from this vault's and its subscription's budgets; the 429 that
+    /// names the spent limit otherwise, noted for the audit entry.
+    fn throttle(&self, t: Transaction) -> Result<(), ServiceError> {
+        let Some(throttle) = &self.throttle else {
+            return Ok(());
+        };
+        let cap = self.doc.testing.throttle_limit;
+        let Err(hit) = throttle.check(&self.doc.id, &self.doc.subscription_id, t, cap) else {
+            return Ok(());
+        };
+        let name = hit.name();
+        let message = format!(
+            "Request was not processed because too many requests were received. Vault '{}' reached its {} limit of {}. Retry after {} seconds.",
+            self.doc.name, hit.scope, name, hit.retry_after_secs
+        );
+        self.facts.update(|f| {
+            f.throttling = Some(Throttling {
+                limit: name,
+                retry_after_secs: hit.retry_after_secs,
+            });
+        });
+        self.facts.deny(DenyCheck::Throttling, "Throttled");
+        Err(ServiceError::Throttled {
+            message,
+            retry_after_secs: hit.retry_after_secs,
+        })
+    }
+}
+
 impl Coffer {
+    /// The time in vault `s`: the instance's clock plus the vault's test clock offset.
+    pub(crate) fn vault_now(&self, s: &VaultSession) -> i64 {
+        self.now()
+            .saturating_add(s.doc.testing.clock_offset_secs.unwrap_or(0))
+    }
+
     pub(crate) async fn vault_doc(&self, name: &str) -> Result<Option<VaultDoc>, ServiceError> {
         match self
             .store
@@ -166,6 +310,7 @@ impl Coffer {
             f.vault = Some(cached.doc.name.clone());
             f.resource_id = Some(crate::management::vault_resource_id(&cached.doc));
             f.audit_enabled = audit_enabled;
+            f.test_mode = !cached.doc.testing.is_off();
         });
         if audit_enabled && !self.audit_accepting() {
             facts.deny(DenyCheck::AuditUnavailable, "AuditUnavailable");
@@ -192,12 +337,20 @@ impl Coffer {
             facts,
         )
         .await?;
+        let faults = cached
+            .doc
+            .testing
+            .fault
+            .is_some()
+            .then(|| Arc::clone(&self.faults));
         Ok(VaultSession {
             doc: cached.doc,
             vault: cached.vault,
             principal,
             key: cached.key,
             facts: Arc::clone(facts),
+            throttle: self.throttle().cloned(),
+            faults,
         })
     }
 
@@ -221,6 +374,8 @@ impl Coffer {
             vault: cached.vault,
             key: cached.key,
             facts: Arc::default(),
+            throttle: None,
+            faults: None,
         }))
     }
 
@@ -255,6 +410,7 @@ impl Coffer {
             created: self.now(),
             deleted: None,
             diagnostic_settings: Vec::new(),
+            testing: Default::default(),
         })
     }
 

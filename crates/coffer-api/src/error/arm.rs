@@ -72,6 +72,15 @@ impl ArmError {
             ServiceError::AuditUnavailable(m) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", m)
             }
+            // ARM calls are not throttled; the vault data plane's error can only pass through.
+            ServiceError::Throttled { message, .. } => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
+            }
+            ServiceError::Unavailable { message, .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                message,
+            ),
             ServiceError::Internal(m) => Self::internal(&m),
             ServiceError::NotFound { message, code } => {
                 Self::new(StatusCode::NOT_FOUND, code, message)

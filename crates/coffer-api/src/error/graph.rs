@@ -89,6 +89,16 @@ impl GraphError {
             ServiceError::AuditUnavailable(m) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable", m)
             }
+            ServiceError::Throttled { message, .. } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "activityLimitReached",
+                message,
+            ),
+            ServiceError::Unavailable { message, .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "serviceNotAvailable",
+                message,
+            ),
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "directory request failed");
                 Self::new(

@@ -20,6 +20,8 @@ pub struct ApiError {
     message: String,
     inner: Option<&'static str>,
     challenge: Option<String>,
+    /// Seconds for the `Retry-After` header of a 429.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -30,6 +32,7 @@ impl ApiError {
             message: message.into(),
             inner: None,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -110,6 +113,26 @@ impl ApiError {
             ServiceError::AuditUnavailable(m) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", m)
             }
+            ServiceError::Throttled {
+                message,
+                retry_after_secs,
+            } => {
+                let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "Throttled", message);
+                e.retry_after = Some(retry_after_secs);
+                e
+            }
+            ServiceError::Unavailable {
+                message,
+                retry_after_secs,
+            } => {
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    message,
+                );
+                e.retry_after = Some(retry_after_secs);
+                e
+            }
             ServiceError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 Self::new(
@@ -142,6 +165,10 @@ impl IntoResponse for ApiError {
             && let Ok(v) = http::HeaderValue::from_str(&c)
         {
             resp.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
         resp
     }

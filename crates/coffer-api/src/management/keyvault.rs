@@ -73,6 +73,9 @@ pub(super) async fn route(
         (Some(rg), ["vaults", _, "providers", "coffer.diagnostics", "doctor"]) => {
             diagnostics::doctor(app, caller, r, (s, rg, name(1))).await
         }
+        (Some(rg), ["vaults", _, "providers", "coffer.testing", "settings", _]) => {
+            super::testing::settings(app, caller, r, (s, rg, name(1)), name(5)).await
+        }
         (Some(rg), ["vaults", _, "providers", "coffer.portability", "export"]) => {
             super::portable::export(app, caller, r, (s, rg, name(1))).await
         }

@@ -14,6 +14,7 @@ mod identities;
 mod keyvault;
 mod portable;
 mod resources;
+mod testing;
 pub(crate) mod toolkit;
 mod trusted;
 

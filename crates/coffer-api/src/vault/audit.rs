@@ -32,6 +32,16 @@ pub(super) struct RequestMeta {
 }
 
 impl RequestMeta {
+    /// The operation the path names, if any.
+    pub(super) fn op(&self) -> Option<VaultOp> {
+        self.op
+    }
+
+    /// Time since the request was noted.
+    pub(super) fn elapsed(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
     pub(super) fn of(req: &Request) -> Self {
         let header = |name: &str| {
             req.headers()
@@ -119,6 +129,7 @@ fn entry(
     e.access_policy_match = f.access_policy_match;
     e.tls_version = meta.tls;
     e.firewall = f.firewall.clone();
+    e.throttling = f.throttling.clone();
     e.deny = f.deny.clone();
     Some(e)
 }
@@ -159,8 +170,27 @@ mod tests {
             }),
             firewall: Some(FirewallDecision::DefaultAllow),
             access_policy_match: Some(true),
+            test_mode: false,
+            throttling: None,
             deny: None,
         }
+    }
+
+    #[test]
+    fn a_throttled_request_records_the_limit_it_hit() {
+        let mut f = facts();
+        f.throttling = Some(coffer_service::Throttling {
+            limit: "secrets, managed storage and vault transactions: 4000 per 10 s per vault"
+                .into(),
+            retry_after_secs: 4,
+        });
+        f.deny = Some(DenyReason {
+            check: DenyCheck::Throttling,
+            id: "Throttled",
+        });
+        let e = entry(&f, meta("GET", "/secrets/db/"), 429, None).unwrap();
+        assert_eq!(e.throttling, f.throttling);
+        assert_eq!(e.deny, f.deny);
     }
 
     #[test]

@@ -73,6 +73,8 @@ impl Call<'_> {
 
 pub(crate) async fn handle(app: Arc<Coffer>, vault: String, req: Request) -> Response {
     let meta = audit::RequestMeta::of(&req);
+    let metrics = req.extensions().get::<crate::metrics::Shared>().cloned();
+    let op = meta.op();
     let facts = Arc::new(RequestFacts::default());
     let (resp, description) = match handle_inner(&app, &vault, req, &facts).await {
         Ok(r) => (r, None),
@@ -81,7 +83,29 @@ pub(crate) async fn handle(app: Arc<Coffer>, vault: String, req: Request) -> Res
             (e.into_response(), Some(message))
         }
     };
-    audit::record(&app, &facts, meta, resp.status().as_u16(), description);
+    let status = resp.status().as_u16();
+    let elapsed = meta.elapsed();
+    audit::record(&app, &facts, meta, status, description);
+    if let Some(m) = metrics {
+        // Only a vault that exists gets a label of its own: host names are the caller's text.
+        let f = facts.snapshot();
+        m.request(
+            "vault",
+            f.vault.as_deref(),
+            op.map_or("", VaultOp::audit_name),
+            status,
+            elapsed,
+        );
+        if let Some(t) = &f.throttling {
+            m.throttled(&t.limit);
+        }
+    }
+    let mut resp = resp;
+    if facts.test_mode() {
+        // Nobody should mistake a vault with lowered limits or injected faults for a real one.
+        resp.headers_mut()
+            .insert("x-coffer-test-mode", http::HeaderValue::from_static("true"));
+    }
     resp
 }
 

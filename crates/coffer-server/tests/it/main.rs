@@ -22,5 +22,6 @@ mod management;
 mod portable;
 mod raw;
 mod secrets;
+mod throttle;
 mod tokens;
 mod vaults_arm;

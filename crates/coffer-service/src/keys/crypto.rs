@@ -181,6 +181,7 @@ impl Coffer {
         s.require(u.vault_op())?;
         let (name, v) = self.object_version(s, &KEYS, name, version).await?;
         let m: KeyMeta = Self::key_meta(&v)?;
+        s.throttle_key(u.vault_op(), &m.kty, m.public.throttle_size())?;
         let op = u.key_op();
         let (family, _) = parse_kty(&m.kty)?;
         if !family_fits(family, u, alg) {
@@ -205,7 +206,7 @@ impl Coffer {
             ));
         }
         if u.protects() {
-            let now = self.now();
+            let now = self.vault_now(s);
             if m.nbf.is_some_and(|nbf| now < nbf) {
                 return Err(refused(
                     format!("Operation {op} is not allowed on a key that is not yet valid."),

@@ -132,6 +132,25 @@ pub(crate) enum KeyFamily {
     Oct,
 }
 
+/// The `kty` of a software key of `family` (the HSM one adds `-HSM`).
+fn family_kty(family: KeyFamily) -> &'static str {
+    match family {
+        KeyFamily::Rsa => "RSA",
+        KeyFamily::Ec => "EC",
+        KeyFamily::Oct => "oct",
+    }
+}
+
+/// The throttling row of a key about to be created.
+fn create_size(c: &KeyCreate) -> Option<coffer_domain::throttle::KeySize> {
+    use coffer_domain::throttle::KeySize;
+    match parse_kty(&c.kty).ok()?.0 {
+        KeyFamily::Rsa => Some(KeySize::rsa(c.key_size.unwrap_or(2048))),
+        KeyFamily::Ec => KeySize::ec(c.crv.as_deref().unwrap_or("P-256")),
+        KeyFamily::Oct => Some(KeySize::Oct),
+    }
+}
+
 pub(crate) fn parse_kty(kty: &str) -> Result<(KeyFamily, bool), ServiceError> {
     match kty {
         "RSA" => Ok((KeyFamily::Rsa, false)),
@@ -413,6 +432,7 @@ impl Coffer {
     ) -> Result<KeyView, ServiceError> {
         s.require(VaultOp::KeyCreate)?;
         let name = parse_name(name)?;
+        s.throttle_key(VaultOp::KeyCreate, &c.kty, create_size(&c))?;
         let (key, mut meta) = self.generate_key(&c).await?;
         meta.name = name.as_str().to_owned();
         let version = coffer_crypto::random::hex(16)?;
@@ -437,6 +457,25 @@ impl Coffer {
         })?;
         let (family, kty_hsm) = parse_kty(&kty)?;
         let hsm = kty_hsm || i.hsm.unwrap_or(false);
+        let size = match family {
+            KeyFamily::Rsa => i.key.n.as_ref().map(|n| {
+                coffer_domain::throttle::KeySize::rsa(
+                    u32::try_from(n.len() * 8).unwrap_or(u32::MAX),
+                )
+            }),
+            KeyFamily::Ec => i
+                .key
+                .crv
+                .as_deref()
+                .and_then(coffer_domain::throttle::KeySize::ec),
+            KeyFamily::Oct => Some(coffer_domain::throttle::KeySize::Oct),
+        };
+        let throttle_kty = if hsm {
+            format!("{}-HSM", family_kty(family))
+        } else {
+            family_kty(family).to_owned()
+        };
+        s.throttle_key(VaultOp::KeyImport, &throttle_kty, size)?;
         let key_ops = match &i.key.key_ops {
             Some(ops) => validate_ops(family, ops)?,
             None => default_ops(family),
@@ -483,6 +522,8 @@ impl Coffer {
     ) -> Result<KeyView, ServiceError> {
         s.require(VaultOp::KeyGet)?;
         let (_, v) = self.object_version(s, &KEYS, name, version).await?;
+        let m = Self::key_meta(&v)?;
+        s.throttle_key(VaultOp::KeyGet, &m.kty, m.public.throttle_size())?;
         self.key_view(s, &v, None)
     }
 
@@ -498,6 +539,7 @@ impl Coffer {
         validate_tags(u.tags.as_ref())?;
         let (name, v) = self.object_version(s, &KEYS, name, version).await?;
         let mut m = Self::key_meta(&v)?;
+        s.throttle_key(VaultOp::KeyUpdate, &m.kty, m.public.throttle_size())?;
         if m.managed {
             return Err(ServiceError::BadParameter(format!(
                 "Key {} is managed by certificate {}; update the certificate instead.",
@@ -550,6 +592,7 @@ impl Coffer {
     ) -> Result<KeyView, ServiceError> {
         let (name, latest) = self.object_version(s, &KEYS, name, None).await?;
         let m = Self::key_meta(&latest)?;
+        s.throttle_key(VaultOp::KeyRotate, &m.kty, m.public.throttle_size())?;
         if m.managed {
             return Err(ServiceError::BadParameter(format!(
                 "Key {} is managed by a certificate and rotates with it.",

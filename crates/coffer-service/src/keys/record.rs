@@ -50,6 +50,19 @@ pub(crate) struct ReleasePolicyRecord {
 }
 
 impl PublicRecord {
+    /// The key's row in the throttling table.
+    pub(crate) fn throttle_size(&self) -> Option<coffer_domain::throttle::KeySize> {
+        use coffer_domain::throttle::KeySize;
+        match self {
+            // Unpadded base64url: 4 characters per 3 bytes.
+            Self::Rsa { n, .. } => Some(KeySize::rsa(
+                u32::try_from(n.len() * 6 / 8 * 8).unwrap_or(u32::MAX),
+            )),
+            Self::Ec { crv, .. } => KeySize::ec(crv),
+            Self::Oct { .. } => Some(KeySize::Oct),
+        }
+    }
+
     pub(crate) fn from_key(k: &PublicKey) -> Self {
         match k {
             PublicKey::Rsa { n, e } => Self::Rsa {

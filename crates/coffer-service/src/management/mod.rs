@@ -27,9 +27,9 @@ pub(crate) use keyvault::vault_resource_id;
 pub use keyvault::{
     AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, DIAGNOSTIC_SETTING_TYPE,
     DeletedVaultView, DiagnosticLog, DiagnosticMetric, DiagnosticSetting, DoctorReport,
-    DoctorRequest, ImportOutcome, NameAvailability, NetworkAclsInput, PortableDoc, PortableObject,
-    PortableSettings, PortableVersion, VAULT_TYPE, VaultExport, VaultInput, VaultView,
-    VirtualNetworkRule,
+    DoctorRequest, Fault, ImportOutcome, NameAvailability, NetworkAclsInput, PortableDoc,
+    PortableObject, PortableSettings, PortableVersion, TESTING_NAMESPACE, TestSettings, VAULT_TYPE,
+    VaultExport, VaultInput, VaultView, VirtualNetworkRule,
 };
 pub use resources::{
     GenericResourceView, ProviderView, ResourceGroupView, SubscriptionView, TenantView,

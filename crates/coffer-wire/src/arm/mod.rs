@@ -7,6 +7,7 @@ pub mod insights;
 pub mod keyvault;
 pub mod portable;
 pub mod resources;
+pub mod testing;
 
 use std::collections::BTreeMap;
 

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use coffer_domain::diagnosis::{DiagnosisInput, DirectoryEntry, Finding, ObjectState, diagnose};
+use coffer_domain::diagnosis::{
+    DiagnosisInput, DirectoryEntry, Finding, ObjectState, Throttled, diagnose,
+};
 use coffer_domain::{Permission, Principal, VaultOp};
 use coffer_store::{ObjectKind, ObjectRef};
 use serde::Deserialize;
@@ -87,6 +89,7 @@ impl Coffer {
         let mut status = None;
         let mut principal: Option<Principal> = None;
         let mut token_error: Option<String> = None;
+        let mut throttled: Option<(String, u64, bool)> = None;
         if let Some(id) = &req.request_id {
             let log = self.audit_log().ok_or_else(|| ManagementError::Conflict {
                 code: "AuditLogNotConfigured",
@@ -116,6 +119,16 @@ impl Coffer {
                 op = *o;
             }
             status = Some(e.properties.http_status_code);
+            let injected = e
+                .properties
+                .deny_reason
+                .as_ref()
+                .is_some_and(|d| d.id == "InjectedFault");
+            throttled = match &e.properties.throttling {
+                Some(t) => Some((t.limit.clone(), t.retry_after_seconds, injected)),
+                None if injected => Some((String::new(), 1, true)),
+                None => None,
+            };
             address = address.or_else(|| e.caller_ip_address.parse().ok());
             object = object.or_else(|| object_of(&e.properties.request_uri));
             if e.properties.http_status_code == 401 {
@@ -169,6 +182,13 @@ impl Coffer {
             op,
             policy_entries: &policy_entries,
             object: object.as_deref().zip(state),
+            throttled: throttled
+                .as_ref()
+                .map(|(limit, retry, injected)| Throttled {
+                    limit,
+                    retry_after_secs: *retry,
+                    injected: *injected,
+                }),
         });
         Ok(DoctorReport {
             vault: doc.name.clone(),

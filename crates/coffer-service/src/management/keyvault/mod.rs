@@ -11,6 +11,7 @@ mod deleted;
 mod diagnostics;
 mod doctor;
 mod portable;
+mod testing;
 mod vaults;
 
 pub use diagnostics::{
@@ -21,6 +22,7 @@ pub use doctor::{DoctorReport, DoctorRequest};
 pub use portable::{
     ImportOutcome, PortableDoc, PortableObject, PortableSettings, PortableVersion, VaultExport,
 };
+pub use testing::{Fault, TESTING_NAMESPACE, TestSettings};
 
 use std::collections::BTreeMap;
 
