@@ -232,13 +232,14 @@ impl VaultOp {
 
     /// Which column of the throttling table the operation counts in. Operations on one key count
     /// as that key's type; listings, deleted keys, backups and rotation policies touch no key
-    /// material and count as vault transactions.
+    /// material and count as vault transactions, and so (for now) do key release and
+    /// attestation.
     pub fn transaction_kind(self) -> TransactionKind {
         use VaultOp::*;
         match self {
             KeyCreate | KeyImport | KeyRotate => TransactionKind::KeyCreate,
             KeyGet | KeyUpdate | KeyEncrypt | KeyDecrypt | KeySign | KeyVerify | KeyWrap
-            | KeyUnwrap | KeyRelease | KeyAttestationGet => TransactionKind::KeyOther,
+            | KeyUnwrap => TransactionKind::KeyOther,
             _ => TransactionKind::Vault,
         }
     }
@@ -330,6 +331,31 @@ mod tests {
                 "{op:?}"
             );
         }
+    }
+
+    #[test]
+    fn key_operations_count_in_their_keys_column() {
+        assert_eq!(
+            VaultOp::KeyCreate.transaction_kind(),
+            TransactionKind::KeyCreate
+        );
+        assert_eq!(
+            VaultOp::KeyRotate.transaction_kind(),
+            TransactionKind::KeyCreate
+        );
+        assert_eq!(
+            VaultOp::KeySign.transaction_kind(),
+            TransactionKind::KeyOther
+        );
+        assert_eq!(VaultOp::KeyList.transaction_kind(), TransactionKind::Vault);
+        assert_eq!(
+            VaultOp::SecretGet.transaction_kind(),
+            TransactionKind::Vault
+        );
+        assert_eq!(
+            VaultOp::CertificateCreate.transaction_kind(),
+            TransactionKind::Vault
+        );
     }
 
     #[test]

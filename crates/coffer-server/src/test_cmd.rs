@@ -18,8 +18,10 @@ pub(crate) struct TestModeArgs {
     /// --fault-percent of them, or all.
     #[arg(long, value_name = "STATUS")]
     fault: Option<u16>,
+    /// Only the next N requests get the fault.
     #[arg(long, value_name = "N", requires = "fault")]
     fault_count: Option<u32>,
+    /// This share of requests (1 to 100), spread evenly, gets the fault.
     #[arg(long, value_name = "PERCENT", requires = "fault")]
     fault_percent: Option<u32>,
     /// Only for this operation (e.g. SecretGet, KeySign).

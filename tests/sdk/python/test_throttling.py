@@ -1,20 +1,27 @@
-"""Throttling as the official SDK sees it: a vault whose limit is lowered through Coffer's test
-helper (`Coffer.Testing/settings/default`) answers 429 `Throttled` with `Retry-After`, and the
-SDK's default retry policy waits and gets every call through on its own. The audit log shows
-the 429s the SDK absorbed.
+"""Throttling and the test helpers as the official SDK sees them: a vault whose limit is lowered
+through Coffer's test helper (`Coffer.Testing/settings/default`) answers 429 `Throttled` with
+`Retry-After`, and the SDK's default retry policy waits and gets every call through on its own
+(the audit log shows the 429s it absorbed); an injected 503 burst is retried the same way; and
+the vault clock moved forward expires a key and carries out a scheduled purge.
 
 The vault name must be listed in VAULT_NAMES in tests/sdk/run_python.sh (private /etc/hosts).
 """
 
 import os
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.keyvault.keys import KeyClient
+from azure.keyvault.keys.crypto import CryptographyClient, SignatureAlgorithm
 from azure.keyvault.secrets import SecretClient
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 VAULT = "sdk-kv-throttle"
+# A SHA-256 digest to sign (signing always runs in the vault, never locally in the SDK).
+DIGEST = bytes(range(32))
 API = "2026-02-01"
 
 
@@ -47,7 +54,10 @@ def arm(contract):
             "accessPolicies": [{
                 "tenantId": contract.tenant_id,
                 "objectId": contract.object_id,
-                "permissions": {"secrets": ["get", "set", "list", "delete", "purge"]},
+                "permissions": {
+                    "secrets": ["get", "set", "list", "delete", "purge"],
+                    "keys": ["create", "get", "sign", "delete", "purge"],
+                },
             }],
             "softDeleteRetentionInDays": 7,
         },
@@ -124,3 +134,29 @@ def test_an_injected_503_burst_is_retried_by_the_sdk(arm, contract, credential):
         time.sleep(0.1)
     assert len(body["value"]) == 2, body
     assert body["value"][0]["properties"]["denyReason"]["id"] == "InjectedFault"
+
+
+def test_the_vault_clock_expires_a_key_and_carries_out_a_scheduled_purge(arm, contract, credential):
+    settings = f"{arm.vault_id}/providers/Coffer.Testing/settings/default"
+    url = contract.vault_url_for(VAULT)
+    with SecretClient(url, credential) as secrets, KeyClient(url, credential) as keys:
+        key = keys.create_rsa_key("clocked", size=2048,
+                                  expires_on=datetime.now(timezone.utc) + timedelta(days=1))
+        crypto = CryptographyClient(key, credential)
+        crypto.sign(SignatureAlgorithm.rs256, DIGEST)
+        secrets.set_secret("doomed", "v")
+        secrets.begin_delete_secret("doomed").wait()
+        assert secrets.get_deleted_secret("doomed").name == "doomed"
+        try:
+            # The vault keeps deleted objects 7 days: move its clock 8 days on.
+            status, body = arm("PUT", settings, {"properties": {"clockOffsetSeconds": 8 * 86400}})
+            assert status == 200, body
+            with pytest.raises(HttpResponseError) as e:
+                crypto.sign(SignatureAlgorithm.rs256, DIGEST)
+            assert e.value.status_code == 403
+            assert (e.value.error.innererror or {}).get("code") == "KeyExpired", e.value.message
+            with pytest.raises(ResourceNotFoundError):
+                secrets.get_deleted_secret("doomed")
+        finally:
+            arm("PUT", settings, {"properties": {}})
+        crypto.sign(SignatureAlgorithm.rs256, DIGEST)

@@ -7,6 +7,7 @@ mod crypto;
 pub(crate) mod provider;
 pub(crate) mod record;
 mod rotation;
+mod throttle;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -130,25 +131,6 @@ pub(crate) enum KeyFamily {
     Rsa,
     Ec,
     Oct,
-}
-
-/// The `kty` of a software key of `family` (the HSM one adds `-HSM`).
-fn family_kty(family: KeyFamily) -> &'static str {
-    match family {
-        KeyFamily::Rsa => "RSA",
-        KeyFamily::Ec => "EC",
-        KeyFamily::Oct => "oct",
-    }
-}
-
-/// The throttling row of a key about to be created.
-fn create_size(c: &KeyCreate) -> Option<coffer_domain::throttle::KeySize> {
-    use coffer_domain::throttle::KeySize;
-    match parse_kty(&c.kty).ok()?.0 {
-        KeyFamily::Rsa => Some(KeySize::rsa(c.key_size.unwrap_or(2048))),
-        KeyFamily::Ec => KeySize::ec(c.crv.as_deref().unwrap_or("P-256")),
-        KeyFamily::Oct => Some(KeySize::Oct),
-    }
 }
 
 pub(crate) fn parse_kty(kty: &str) -> Result<(KeyFamily, bool), ServiceError> {
@@ -432,7 +414,7 @@ impl Coffer {
     ) -> Result<KeyView, ServiceError> {
         s.require(VaultOp::KeyCreate)?;
         let name = parse_name(name)?;
-        s.throttle_key(VaultOp::KeyCreate, &c.kty, create_size(&c))?;
+        s.throttle_key(VaultOp::KeyCreate, &c.kty, throttle::create_size(&c))?;
         let (key, mut meta) = self.generate_key(&c).await?;
         meta.name = name.as_str().to_owned();
         let version = coffer_crypto::random::hex(16)?;
@@ -457,24 +439,7 @@ impl Coffer {
         })?;
         let (family, kty_hsm) = parse_kty(&kty)?;
         let hsm = kty_hsm || i.hsm.unwrap_or(false);
-        let size = match family {
-            KeyFamily::Rsa => i.key.n.as_ref().map(|n| {
-                coffer_domain::throttle::KeySize::rsa(
-                    u32::try_from(n.len() * 8).unwrap_or(u32::MAX),
-                )
-            }),
-            KeyFamily::Ec => i
-                .key
-                .crv
-                .as_deref()
-                .and_then(coffer_domain::throttle::KeySize::ec),
-            KeyFamily::Oct => Some(coffer_domain::throttle::KeySize::Oct),
-        };
-        let throttle_kty = if hsm {
-            format!("{}-HSM", family_kty(family))
-        } else {
-            family_kty(family).to_owned()
-        };
+        let (throttle_kty, size) = throttle::import_class(family, hsm, &i.key);
         s.throttle_key(VaultOp::KeyImport, &throttle_kty, size)?;
         let key_ops = match &i.key.key_ops {
             Some(ops) => validate_ops(family, ops)?,
