@@ -151,6 +151,29 @@ impl Server {
         v["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// A token for `resource` (v1 endpoint, `resource=`) with the bootstrap credentials, asked
+    /// through `c` (a client that resolves the login host).
+    pub(crate) async fn token_for(&self, c: &reqwest::Client, resource: &str) -> String {
+        let r = c
+            .post(format!(
+                "{}/{}/oauth2/token",
+                self.b("authority"),
+                self.b("tenant_id")
+            ))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &self.b("client_id")),
+                ("client_secret", &self.b("client_secret")),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        v["access_token"].as_str().unwrap().to_owned()
+    }
+
     /// Kills the process without letting it shut down (SIGKILL).
     pub(crate) fn kill_hard(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -26,32 +26,9 @@ fn client(s: &Server) -> reqwest::Client {
     b.build().unwrap()
 }
 
-/// A token for `resource` with the bootstrap credentials (v1 endpoint, `resource=`).
-async fn token_for(s: &Server, resource: &str) -> String {
-    let r = client(s)
-        .post(format!(
-            "{}/{}/oauth2/token",
-            s.b("authority"),
-            s.b("tenant_id")
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &s.b("client_id")),
-            ("client_secret", &s.b("client_secret")),
-            ("resource", resource),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 async fn mgmt_token(s: &Server) -> String {
-    token_for(s, &format!("{}/", s.b("management_url"))).await
+    s.token_for(&client(s), &format!("{}/", s.b("management_url")))
+        .await
 }
 
 fn mgmt(s: &Server, path: &str, api: &str) -> String {

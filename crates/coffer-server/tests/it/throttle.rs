@@ -78,29 +78,6 @@ fn client(s: &Server, vaults: &[&str]) -> reqwest::Client {
     b.build().unwrap()
 }
 
-async fn token(s: &Server, c: &reqwest::Client, resource: &str) -> String {
-    let r = c
-        .post(format!(
-            "{}/{}/oauth2/token",
-            s.b("authority"),
-            s.b("tenant_id")
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &s.b("client_id")),
-            ("client_secret", &s.b("client_secret")),
-            ("resource", resource),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// Sets a secret in `vault`; status, `Retry-After` and body.
 async fn set(s: &Server, c: &reqwest::Client, tok: &str, vault: &str) -> (u16, Option<u64>, Value) {
     let r = c
@@ -138,7 +115,7 @@ async fn until_throttled(s: &Server, c: &reqwest::Client, tok: &str, vault: &str
 async fn past_the_limit_a_vault_answers_429_with_retry_after_then_serves_again() {
     let (s, _limits) = start_small();
     let c = client(&s, &["dev"]);
-    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let tok = s.token_for(&c, &s.b("vault_resource")).await;
     let (retry, body) = until_throttled(&s, &c, &tok, "dev").await;
     assert!((1..=3).contains(&retry), "Retry-After {retry}");
     assert_eq!(body["error"]["code"], "Throttled", "{body}");
@@ -168,7 +145,9 @@ async fn past_the_limit_a_vault_answers_429_with_retry_after_then_serves_again()
 async fn the_subscription_ceiling_spans_its_vaults() {
     let (s, _limits) = start_small();
     let c = client(&s, &["dev", "second"]);
-    let arm = token(&s, &c, &format!("{}/", s.b("management_url"))).await;
+    let arm = s
+        .token_for(&c, &format!("{}/", s.b("management_url")))
+        .await;
     let path = format!(
         "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/second?api-version=2026-02-01",
         s.b("management_url"),
@@ -194,7 +173,7 @@ async fn the_subscription_ceiling_spans_its_vaults() {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
-    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let tok = s.token_for(&c, &s.b("vault_resource")).await;
     // Spend the subscription's budget through `dev`; `second`, which has used none of its own
     // budget, is refused by the subscription's ceiling in the same window. A window that ends
     // between the two requests lets `second` through, so try a few windows.
@@ -218,7 +197,9 @@ async fn the_subscription_ceiling_spans_its_vaults() {
 async fn a_vaults_lowered_limit_is_a_test_helper_that_marks_its_answers() {
     let s = Server::start();
     let c = client(&s, &["dev"]);
-    let arm = token(&s, &c, &format!("{}/", s.b("management_url"))).await;
+    let arm = s
+        .token_for(&c, &format!("{}/", s.b("management_url")))
+        .await;
     let settings = format!(
         "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/dev/providers/Coffer.Testing/settings/default?api-version=2026-02-01",
         s.b("management_url"),
@@ -226,7 +207,7 @@ async fn a_vaults_lowered_limit_is_a_test_helper_that_marks_its_answers() {
         s.b("resource_group")
     );
     let put = |body: Value| c.put(&settings).bearer_auth(&arm).json(&body).send();
-    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let tok = s.token_for(&c, &s.b("vault_resource")).await;
     // Off by default: Key Vault's own limits, no test-mode mark.
     let r = c
         .put(format!(
@@ -314,7 +295,7 @@ async fn coffer_vault_test_mode_lowers_the_limit_and_vault_show_says_so() {
     let v = run(&["show", "--name", "dev"]);
     assert_eq!(v["testMode"]["throttleLimit"], 1, "{v}");
     let c = client(&s, &["dev"]);
-    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let tok = s.token_for(&c, &s.b("vault_resource")).await;
     let (retry, _) = until_throttled(&s, &c, &tok, "dev").await;
     assert!(retry >= 1);
     let v = run(&["test-mode", "--name", "dev", "--off"]);
@@ -342,7 +323,7 @@ async fn injected_faults_answer_429_or_503_for_a_count_a_share_or_one_operation(
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
     let c = client(&s, &["dev"]);
-    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let tok = s.token_for(&c, &s.b("vault_resource")).await;
     let get = || {
         c.get(format!(
             "https://dev.vault.localhost:{}/secrets/t?api-version=7.6",
@@ -398,7 +379,9 @@ async fn injected_faults_answer_429_or_503_for_a_count_a_share_or_one_operation(
     );
 
     // Bad faults are refused and change nothing.
-    let arm = token(&s, &c, &format!("{}/", s.b("management_url"))).await;
+    let arm = s
+        .token_for(&c, &format!("{}/", s.b("management_url")))
+        .await;
     let r = c
         .put(format!(
             "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/dev/providers/Coffer.Testing/settings/default?api-version=2026-02-01",
@@ -436,7 +419,7 @@ async fn coffer_doctor_on_a_throttled_request_names_the_limit_and_the_fixes() {
     };
     coffer(&["vault", "diagnostics", "set", "--name", "dev"]);
     let c = client(&s, &["dev"]);
-    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let tok = s.token_for(&c, &s.b("vault_resource")).await;
     let mut id = None;
     for _ in 0..12 {
         let r = c
@@ -493,7 +476,7 @@ async fn the_vault_clock_moves_exp_checks_and_scheduled_purges_forward() {
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
     let c = client(&s, &["dev"]);
-    let tok = token(&s, &c, &s.b("vault_resource")).await;
+    let tok = s.token_for(&c, &s.b("vault_resource")).await;
     let vault = format!("https://dev.vault.localhost:{}", s.port);
     let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
         let mut r = c

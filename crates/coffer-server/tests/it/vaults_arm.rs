@@ -29,29 +29,6 @@ fn client(s: &Server, vaults: &[&str]) -> reqwest::Client {
     b.build().unwrap()
 }
 
-async fn token_for(s: &Server, c: &reqwest::Client, resource: &str) -> String {
-    let r = c
-        .post(format!(
-            "{}/{}/oauth2/token",
-            s.b("authority"),
-            s.b("tenant_id")
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &s.b("client_id")),
-            ("client_secret", &s.b("client_secret")),
-            ("resource", resource),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// Calls the management API and returns status and JSON body.
 struct Arm {
     c: reqwest::Client,
@@ -64,7 +41,7 @@ struct Arm {
 impl Arm {
     async fn new(s: &Server, c: &reqwest::Client) -> Self {
         let base = s.b("management_url");
-        let token = token_for(s, c, &format!("{base}/")).await;
+        let token = s.token_for(c, &format!("{base}/")).await;
         Self {
             c: c.clone(),
             base,
