@@ -10,6 +10,7 @@ pub mod clock;
 pub mod diagnosis;
 pub mod duration;
 pub mod error;
+pub mod gateway;
 pub mod names;
 pub mod net;
 pub mod ops;

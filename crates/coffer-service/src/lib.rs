@@ -25,6 +25,7 @@ mod throttle;
 mod token_cache;
 mod tokens;
 mod users;
+mod vault_reader;
 mod vaults;
 
 use std::sync::{Arc, OnceLock, RwLock};
@@ -79,6 +80,7 @@ pub use throttle::{
 };
 pub use tokens::{IssuedGrant, Resource, TokenRequest};
 pub use users::{NewUser, UserUpdate, UserView};
+pub use vault_reader::{VaultReader, VaultReply, VaultUnreachable};
 pub use vaults::VaultSession;
 
 /// The application: everything a request handler needs, shared behind an `Arc`.
