@@ -10,6 +10,7 @@ mod client_assertion;
 mod directory;
 mod error;
 mod firewall;
+mod gateway;
 mod keyring;
 mod keys;
 mod managed_identity;
@@ -100,6 +101,7 @@ pub struct Coffer {
     throttle: OnceLock<Arc<Throttle>>,
     /// Requests seen by vaults with an injected fault (a test helper).
     faults: Arc<vaults::FaultCounters>,
+    gateway: gateway::GatewayState,
 }
 
 impl Coffer {
@@ -125,6 +127,7 @@ impl Coffer {
             audit: OnceLock::new(),
             throttle: OnceLock::new(),
             faults: Arc::default(),
+            gateway: gateway::GatewayState::default(),
         })
     }
 
