@@ -386,7 +386,11 @@ impl Coffer {
 
     /// Purges one object from the store, then gives back what its versions held outside it: a
     /// key's objects in the PKCS#11 token.
-    async fn purge_stored(&self, s: &VaultSession, o: &ObjectRef) -> Result<(), StoreError> {
+    pub(crate) async fn purge_stored(
+        &self,
+        s: &VaultSession,
+        o: &ObjectRef,
+    ) -> Result<(), StoreError> {
         let removed = self.store.purge(o).await?;
         if o.kind == ObjectKind::Key {
             self.release_key_versions(s, &o.name, &removed).await;

@@ -379,6 +379,25 @@ impl Coffer {
         }))
     }
 
+    /// A system session over a vault record that is not served (a deleted vault being purged),
+    /// read straight from `doc` rather than the cache.
+    pub(crate) fn detached_session(&self, doc: &VaultDoc) -> Result<VaultSession, ServiceError> {
+        Ok(VaultSession {
+            principal: Principal {
+                tenant_id: doc.tenant_id.clone(),
+                object_id: String::new(),
+                app_id: None,
+                issuer: "coffer".to_owned(),
+            },
+            key: Arc::new(keyring::vault_key(&self.root, doc)?),
+            vault: Arc::new(to_domain(doc)),
+            doc: Arc::new(doc.clone()),
+            facts: Arc::default(),
+            throttle: None,
+            faults: None,
+        })
+    }
+
     /// A new vault's record in `tenant_id`, with its own data key, soft delete (90 days), no
     /// firewall and the given access policies; the caller places it (subscription, group).
     pub(crate) fn new_vault_doc(

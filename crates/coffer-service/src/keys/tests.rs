@@ -285,3 +285,44 @@ async fn purging_a_token_key_destroys_every_version_in_the_token() {
     c.purge_deleted_key(&s, "soft").await.unwrap();
     assert_eq!(token.destroyed.lock().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn purging_a_vault_through_arm_destroys_its_token_keys() {
+    let (c, _clock, s) = setup().await;
+    let token = Arc::new(RecordingToken::default());
+    c.set_hsm_provider(token.clone());
+    let hsm = || KeyCreate {
+        kty: "EC-HSM".into(),
+        ..KeyCreate::default()
+    };
+    c.create_key(&s, "live", hsm()).await.unwrap();
+    c.rotate_key(&s, "live").await.unwrap();
+    c.create_key(&s, "gone", hsm()).await.unwrap();
+    c.delete_key(&s, "gone").await.unwrap();
+    let boot = c.bootstrap().await.unwrap();
+    let admin = s.principal().clone();
+    let deleted = c
+        .delete_vault(
+            &admin,
+            &boot.subscription_id,
+            crate::DEFAULT_RESOURCE_GROUP,
+            crate::DEFAULT_VAULT,
+        )
+        .await
+        .unwrap();
+    assert!(deleted);
+    assert!(
+        token.destroyed.lock().unwrap().is_empty(),
+        "a soft-deleted vault keeps its keys"
+    );
+    c.purge_deleted_vault(
+        &admin,
+        &boot.subscription_id,
+        crate::DEFAULT_LOCATION,
+        crate::DEFAULT_VAULT,
+    )
+    .await
+    .unwrap();
+    // Two versions of the live key, one of the soft-deleted one.
+    assert_eq!(token.destroyed.lock().unwrap().len(), 3);
+}

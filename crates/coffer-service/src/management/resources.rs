@@ -462,8 +462,8 @@ impl Coffer {
             writes.extend(vault_writes);
             match self.store.write_docs(writes).await {
                 Ok(()) => {
-                    for id in purged {
-                        self.purge_vault_objects(&id).await?;
+                    for doc in purged {
+                        self.purge_vault_objects(&doc).await?;
                     }
                     self.forget_all_vaults();
                     return Ok(());

@@ -136,15 +136,19 @@ impl Coffer {
             Ok(()) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
-        self.purge_vault_objects(&doc.id).await
+        self.purge_vault_objects(doc).await
     }
 
     /// Removes for good every object (live or deleted, of every kind) of the vault `vault_id`,
     /// and the documents kept beside them.
     pub(in crate::management) async fn purge_vault_objects(
         &self,
-        vault_id: &str,
+        doc: &VaultDoc,
     ) -> Result<(), ManagementError> {
+        let vault_id = doc.id.as_str();
+        // Keys kept in a PKCS#11 token are destroyed there too, which needs the vault's data
+        // key to open their handles.
+        let session = self.detached_session(doc)?;
         let prefix = format!("{vault_id}/");
         for kind in PER_VAULT_DOCS {
             let deletes: Vec<DocWrite> = self
@@ -181,7 +185,7 @@ impl Coffer {
                             kind,
                             name: o.name,
                         };
-                        match self.store.purge(&obj).await {
+                        match self.purge_stored(&session, &obj).await {
                             Ok(_) | Err(StoreError::NotFound) => {}
                             Err(e) => return Err(e.into()),
                         }

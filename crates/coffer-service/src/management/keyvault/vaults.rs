@@ -321,9 +321,9 @@ impl Coffer {
             let (writes, purge) = self.vault_delete_writes(doc)?;
             match self.store.write_docs(writes).await {
                 Ok(()) => {
-                    if let Some(id) = purge {
+                    if let Some(doc) = purge {
                         self.forget_vault(name);
-                        self.purge_vault_objects(&id).await?;
+                        self.purge_vault_objects(&doc).await?;
                     }
                     self.forget_vault(name);
                     return Ok(true);
@@ -340,13 +340,13 @@ impl Coffer {
     pub(super) fn vault_delete_writes(
         &self,
         mut doc: VaultDoc,
-    ) -> Result<(Vec<DocWrite>, Option<String>), ManagementError> {
+    ) -> Result<(Vec<DocWrite>, Option<VaultDoc>), ManagementError> {
         let remove = DocWrite::Delete {
             kind: VAULT.to_owned(),
             id: doc.name.clone(),
         };
         if !doc.soft_delete {
-            return Ok((vec![remove], Some(doc.id)));
+            return Ok((vec![remove], Some(doc)));
         }
         let now = self.now();
         doc.deleted = Some(VaultDeletionDoc {
@@ -479,7 +479,7 @@ impl Coffer {
         &self,
         subscription: &str,
         rg: &str,
-    ) -> Result<(Vec<DocWrite>, Vec<String>), ManagementError> {
+    ) -> Result<(Vec<DocWrite>, Vec<VaultDoc>), ManagementError> {
         let mut writes = Vec::new();
         let mut purged = Vec::new();
         for (doc, _) in self.vault_records(VAULT).await? {
