@@ -163,3 +163,112 @@ def test_keyvault_management_commands(az, contract, run_id):
     az("keyvault", "delete", "-n", name)
     az("keyvault", "purge", "-n", name)
     assert name not in [d["name"] for d in j("keyvault", "list-deleted")]
+
+
+def test_apim_custom_domain_seed_scenario(az, contract, run_id, tmp_path):
+    """The seed's API Management story through the Azure CLI: a gateway without identity, then
+    without an access policy, is refused with the seed's messages; after the seed's fix the custom
+    domain is served with the vault's certificate and proxies an imported API to a backend."""
+    from gateway_support import Backend, gateway_request
+
+    rg = contract.raw["resource_group"]
+    svc = f"cli-{run_id}".lower()
+    host = "cli.contoso.test"
+    cert = f"gw-{run_id}"
+    secret_url = f"{contract.vault_url}/secrets/{cert}/"
+
+    def j(*args, check=True):
+        r = az(*args, "-o", "json", check=check)
+        return (json.loads(r.stdout) if r.stdout.strip() else None), r
+
+    def props(d):
+        return d.get("properties", d)
+
+    created, _ = j(
+        "apim", "create", "-n", svc, "-g", rg, "-l", "local",
+        "--publisher-email", "ops@contoso.test", "--publisher-name", "Contoso", "--sku-name", "Developer",
+    )
+    assert props(created)["provisioningState"] == "Succeeded", created
+    assert (created.get("identity") or {}).get("type") in (None, "None"), created
+
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({
+        "issuerParameters": {"name": "Self"},
+        "keyProperties": {"exportable": True, "keySize": 2048, "keyType": "RSA", "reuseKey": False},
+        "secretProperties": {"contentType": "application/x-pkcs12"},
+        "x509CertificateProperties": {
+            "subject": f"CN={host}",
+            "subjectAlternativeNames": {"dnsNames": [host]},
+            "validityInMonths": 12,
+        },
+    }))
+    az("keyvault", "certificate", "create", "--vault-name", "dev", "-n", cert, "-p", f"@{policy}", "-o", "none")
+    shown, _ = j("keyvault", "certificate", "show", "--vault-name", "dev", "-n", cert)
+    thumbprint = (shown.get("x509ThumbprintHex") or "").upper()
+    assert len(thumbprint) == 40, shown
+
+    hostnames = json.dumps([{"type": "Proxy", "hostName": host, "keyVaultId": secret_url}])
+
+    # 1. The gateway has no managed identity: refused, nothing changes.
+    _, r = j("apim", "update", "-n", svc, "-g", rg, "--set", f"hostnameConfigurations={hostnames}", check=False)
+    assert r.returncode != 0
+    assert "(InvalidOperation)" in r.stderr and "Managed Service Identity" in r.stderr, r.stderr
+
+    # 2. The seed's first fix: turn the system-assigned identity on.
+    on, _ = j("apim", "update", "-n", svc, "-g", rg, "--enable-managed-identity", "true")
+    principal = on["identity"]["principalId"]
+    assert on["identity"]["type"] == "SystemAssigned", on
+    sps, _ = j("ad", "sp", "list", "--display-name", svc)
+    assert [sp["id"] for sp in sps] == [principal], sps
+
+    # 3. Identity on, no access policy for it: the seed's Forbidden message, exactly.
+    _, r = j(
+        "apim", "update", "-n", svc, "-g", rg, "--enable-managed-identity", "true",
+        "--set", f"hostnameConfigurations={hostnames}", check=False,
+    )
+    assert r.returncode != 0
+    expected = (
+        "Failed to update API Management service hostnames. Request to resource "
+        f"'{secret_url}?api-version=7.0' failed with StatusCode: Forbidden for RequestId: "
+    )
+    assert f"(InvalidOperation) {expected}" in r.stderr, r.stderr
+    assert "Exception message: Operation returned an invalid status code 'Forbidden'" in r.stderr
+    still, _ = j("apim", "show", "-n", svc, "-g", rg)
+    assert host not in [h["hostName"] for h in props(still)["hostnameConfigurations"]], still
+
+    # 4. The seed's second fix: an access policy with secrets Get for the gateway's principal.
+    az("keyvault", "set-policy", "-n", "dev", "--object-id", principal, "--secret-permissions", "get", "list", "-o", "none")
+    done, _ = j(
+        "apim", "update", "-n", svc, "-g", rg, "--enable-managed-identity", "true",
+        "--set", f"hostnameConfigurations={hostnames}",
+    )
+    custom = [h for h in props(done)["hostnameConfigurations"] if h["hostName"] == host]
+    assert custom and custom[0]["certificateSource"] == "KeyVault", done
+    assert custom[0]["certificate"]["thumbprint"].upper() == thumbprint, custom
+
+    # 5. An API imported from an OpenAPI document, proxied to a backend on the custom domain.
+    backend = Backend()
+    try:
+        spec = tmp_path / "spec.json"
+        spec.write_text(json.dumps({
+            "openapi": "3.0.1",
+            "info": {"title": "Echo", "version": "1"},
+            "paths": {"/hello": {"get": {"operationId": "hello", "responses": {"200": {"description": "ok"}}}}},
+        }))
+        az(
+            "apim", "api", "import", "-g", rg, "-n", svc, "--path", "echo", "--api-id", "echo",
+            "--specification-format", "OpenApiJson", "--specification-path", str(spec),
+            "--service-url", backend.url, "--subscription-required", "false", "-o", "none",
+        )
+        apis, _ = j("apim", "api", "list", "-g", rg, "-n", svc)
+        assert [a["name"] for a in apis] == ["echo"], apis
+        status, headers, body, served = gateway_request(contract.port, host, "GET", "/echo/hello?x=1")
+        assert served == thumbprint, "the custom domain is served with the vault's certificate"
+        assert status == 200, body
+        echoed = json.loads(body)
+        assert echoed["path"] == "/hello?x=1" and echoed["headers"]["x-forwarded-for"], echoed
+        status, _, body, _ = gateway_request(contract.port, host, "GET", "/echo/nothing-here")
+        assert status == 404, body
+    finally:
+        backend.close()
+    az("apim", "delete", "-n", svc, "-g", rg, "-y")

@@ -179,7 +179,7 @@ impl Coffer {
             VaultOp::CertificateIssuerSet
         })?;
         valid_issuer_name(name)?;
-        let now = self.now();
+        let now = self.vault_now(s);
         let old = self.get_issuer_doc(s, name).await?;
         if patch {
             let Some(old) = old else {

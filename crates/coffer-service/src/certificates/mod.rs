@@ -277,7 +277,7 @@ impl Coffer {
         name: &ObjectName,
         mut p: CertificatePolicy,
     ) -> Result<CertificatePolicy, ServiceError> {
-        let now = self.now();
+        let now = self.vault_now(s);
         let old = self.cert_policy(s, name).await?;
         p.created = Some(old.and_then(|o| o.created).unwrap_or(now));
         p.updated = Some(now);
@@ -386,7 +386,7 @@ impl Coffer {
             content_type,
             preserve_order: input.preserve_order,
         };
-        let now = self.now();
+        let now = self.vault_now(s);
         let record = Version {
             sealed: s
                 .key
@@ -449,7 +449,7 @@ impl Coffer {
         self.refuse_if_pending(s, &name).await?;
         let issuer = policy.issuer_name().to_owned();
         let key = self.certificate_key(s, &name, &policy).await?;
-        let spec = spec_of(&policy, self.now())?;
+        let spec = spec_of(&policy, self.vault_now(s))?;
         let policy = self.put_cert_policy(s, &name, policy).await?;
         if issuer == "Unknown" {
             let csr = coffer_x509::csr(&spec, &SigningKeyRef::Pkcs8(&key.material.0))

@@ -69,7 +69,7 @@ impl Coffer {
         let (Some(nbf), Some(exp)) = (meta.nbf, meta.exp) else {
             return Ok(false);
         };
-        let now = self.now();
+        let now = self.vault_now(&s);
         let mut renew = false;
         for a in policy
             .lifetime_actions

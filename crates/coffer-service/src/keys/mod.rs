@@ -334,7 +334,7 @@ impl Coffer {
         key: &NewKey,
         meta: &KeyMeta,
     ) -> Result<Version, ServiceError> {
-        let now = self.now();
+        let now = self.vault_now(s);
         Ok(Version {
             sealed: s.key.seal(
                 &aad(s, ObjectKind::Key, &name.canonical(), &version),
@@ -584,7 +584,7 @@ impl Coffer {
         let policy = self.rotation_policy_doc(s, &name).await?;
         let exp = match policy.and_then(|p| p.expiry_time) {
             Some(d) => Some(
-                self.now()
+                self.vault_now(s)
                     + coffer_domain::duration::parse_iso_duration(&d)
                         .map_err(|e| ServiceError::BadParameter(e.to_string()))?,
             ),

@@ -185,7 +185,7 @@ impl Coffer {
         if actions.is_empty() {
             actions = default_actions();
         }
-        let now = self.now();
+        let now = self.vault_now(s);
         let old = self.rotation_policy_doc(s, &name).await?;
         let doc = RotationPolicyDoc {
             lifetime_actions: actions,
@@ -239,7 +239,7 @@ impl Coffer {
             Err(e) => return Err(e),
         };
         let meta = Self::key_meta(&latest)?;
-        let now = self.now();
+        let now = self.vault_now(&s);
         let due = |a: &LifetimeActionRecord| -> Result<bool, ServiceError> {
             Ok(match (&a.time_after_create, &a.time_before_expiry) {
                 (Some(t), _) => now >= latest.created + duration(t)?,

@@ -326,3 +326,39 @@ async fn purging_a_vault_through_arm_destroys_its_token_keys() {
     // Two versions of the live key, one of the soft-deleted one.
     assert_eq!(token.destroyed.lock().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn moving_a_vault_clock_carries_out_its_due_rotations() {
+    let (c, _clock, s) = setup().await;
+    let first = c.create_key(&s, "k", ec()).await.unwrap();
+    c.set_rotation_policy(&s, "k", rotate_after("P7D", None))
+        .await
+        .unwrap();
+    let boot = c.bootstrap().await.unwrap();
+    let admin = s.principal().clone();
+    let moved = crate::TestSettings {
+        clock_offset_secs: Some(8 * DAY),
+        ..crate::TestSettings::default()
+    };
+    c.put_test_settings(
+        &admin,
+        &boot.subscription_id,
+        crate::DEFAULT_RESOURCE_GROUP,
+        crate::DEFAULT_VAULT,
+        moved,
+    )
+    .await
+    .unwrap();
+    // The rotation ran when the clock moved, and the new version is dated in the vault's time.
+    let mut s2 = c.system_session(crate::DEFAULT_VAULT).await.unwrap().unwrap();
+    s2.principal = admin;
+    let s = s2;
+    let latest = c.get_key(&s, "k", None).await.unwrap();
+    assert_ne!(latest.version, first.version);
+    assert_eq!(latest.attributes.created, c.vault_now(&s));
+    assert_eq!(
+        c.run_key_rotations().await.unwrap(),
+        0,
+        "the new version is not due in the vault's time either"
+    );
+}

@@ -175,9 +175,16 @@ impl Coffer {
         .await?;
         self.forget_vault(vault);
         if doc.clock_offset_secs.is_some() {
-            // What the moved clock makes due is purged now, not at the next background pass.
+            // What the moved clock makes due is done now, not at the next background pass:
+            // scheduled purges, key rotations and certificate lifetime actions.
             if let Err(e) = self.purge_expired().await {
                 tracing::warn!(error = %e, "purging after a clock change failed");
+            }
+            if let Err(e) = self.run_key_rotations().await {
+                tracing::warn!(error = %e, "key rotation after a clock change failed");
+            }
+            if let Err(e) = self.run_certificate_renewals().await {
+                tracing::warn!(error = %e, "certificate renewal after a clock change failed");
             }
         }
         Ok(view(&doc))
