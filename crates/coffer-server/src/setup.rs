@@ -97,13 +97,24 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     };
 
     let root = load_root_key(&dir)?;
-    let store = SqliteStore::open(&dir.join("coffer.db")).context("opening the database")?;
+    let store: Arc<dyn coffer_store::Store> =
+        Arc::new(SqliteStore::open(&dir.join("coffer.db")).context("opening the database")?);
+    // With metrics on, the database's own latency is measured (under the cache, so cache hits
+    // are not counted as store calls).
+    let metrics = metrics_listener
+        .as_ref()
+        .map(|_| Arc::new(coffer_api::Metrics::default()));
+    let store = match &metrics {
+        Some(m) => Arc::new(coffer_store::timed::TimedStore::new(
+            store,
+            Arc::clone(m) as _,
+        )),
+        None => store,
+    };
     // This process is the database's only writer (one server per data directory), so reads of
     // object versions can be served from memory; see `coffer_store::cache`.
-    let store = coffer_store::cache::ReadCache::new(
-        Arc::new(store),
-        coffer_store::cache::DEFAULT_BUDGET_BYTES,
-    );
+    let store =
+        coffer_store::cache::ReadCache::new(store, coffer_store::cache::DEFAULT_BUDGET_BYTES);
     let port = args.public_port.unwrap_or(bound.port());
     let settings = Settings {
         domain: args.domain.to_ascii_lowercase(),
@@ -273,11 +284,9 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
             }
         }
     });
-    let metrics = metrics_listener.map(|l| {
-        let m = Arc::new(coffer_api::Metrics::default());
-        crate::metrics_srv::spawn(l, Arc::clone(&app), Arc::clone(&m));
-        m
-    });
+    if let (Some(l), Some(m)) = (metrics_listener, &metrics) {
+        crate::metrics_srv::spawn(l, Arc::clone(&app), Arc::clone(m));
+    }
     let edge = coffer_api::Edge {
         trusted_proxies,
         metrics,

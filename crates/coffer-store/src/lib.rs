@@ -15,6 +15,7 @@ pub mod audit_conformance;
 pub mod cache;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod timed;
 
 use async_trait::async_trait;
 

@@ -57,6 +57,13 @@ def test_metrics_count_requests_latency_and_tokens(metrics_url, contract, creden
               and s.labels == {"grant": "client_credentials", "outcome": "issued"}]
     assert issued and issued[0].value >= 1, tokens.samples
 
+    # The database's own latency, under the read cache: the secret set above was a write.
+    store = families["coffer_store_operation_duration_seconds"]
+    assert store.type == "histogram"
+    writes = [s for s in store.samples if s.name.endswith("_count")
+              and s.labels == {"operation": "append_version", "outcome": "ok"}]
+    assert writes and writes[0].value >= 1, store.samples[:8]
+
     # Throttled requests by limit: test_throttling.py checks them once it has some.
     assert "coffer_audit_records_dropped" in families
 

@@ -350,7 +350,11 @@ async fn moving_a_vault_clock_carries_out_its_due_rotations() {
     .await
     .unwrap();
     // The rotation ran when the clock moved, and the new version is dated in the vault's time.
-    let mut s2 = c.system_session(crate::DEFAULT_VAULT).await.unwrap().unwrap();
+    let mut s2 = c
+        .system_session(crate::DEFAULT_VAULT)
+        .await
+        .unwrap()
+        .unwrap();
     s2.principal = admin;
     let s = s2;
     let latest = c.get_key(&s, "k", None).await.unwrap();
