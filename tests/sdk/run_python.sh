@@ -159,6 +159,8 @@ HOSTS="$TMP/hosts"
 {
     NAMES="localhost login.localhost vault.localhost management.localhost graph.localhost"
     for v in "${VAULT_NAMES[@]}"; do NAMES="$NAMES $v.vault.localhost"; done
+    # Custom domains of the gateway tests.
+    NAMES="$NAMES api.contoso.test cli.contoso.test"
     echo "127.0.0.1 $NAMES"
     echo "::1 localhost ip6-localhost ip6-loopback"
     # Keep the machine's own entries (its host name) after ours.
