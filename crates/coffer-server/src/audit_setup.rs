@@ -54,7 +54,7 @@ struct SwitchedOff;
 
 #[async_trait]
 impl AuditStore for FaultSwitch {
-    async fn append(&self, batch: Vec<AuditRecord>) -> Result<(), StoreError> {
+    async fn append(&self, batch: Arc<[AuditRecord]>) -> Result<(), StoreError> {
         if self.file.exists() {
             return Err(StoreError::Backend(Box::new(SwitchedOff)));
         }

@@ -10,6 +10,8 @@
 use std::fmt;
 use std::path::Path;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use coffer_store::{AuditOrder, AuditQuery, AuditRecord, AuditStore, StoreError, StoredAudit};
 use rusqlite::types::Value;
@@ -195,7 +197,7 @@ fn where_clause(q: &AuditQuery) -> (String, Vec<Value>) {
 
 #[async_trait]
 impl AuditStore for SqliteAuditStore {
-    async fn append(&self, batch: Vec<AuditRecord>) -> Result<(), StoreError> {
+    async fn append(&self, batch: Arc<[AuditRecord]>) -> Result<(), StoreError> {
         self.write(move |tx| {
             let first = reserve_audit_seq(tx, batch.len())?;
             let mut insert = tx.prepare_cached(
@@ -203,7 +205,7 @@ impl AuditStore for SqliteAuditStore {
                     (seq, vault, time_ms, status, operation, caller_oid, request_id, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            for (seq, r) in (first..).zip(&batch) {
+            for (seq, r) in (first..).zip(batch.iter()) {
                 insert.execute(params![
                     seq,
                     r.vault,

@@ -112,7 +112,10 @@ async fn audit_lives_in_its_own_file_and_does_not_wait_for_vault_writes() {
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
 
     let started = Instant::now();
-    audit.append(vec![record("while-locked")]).await.unwrap();
+    audit
+        .append(vec![record("while-locked")].into())
+        .await
+        .unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "an audit append does not wait for the main database's lock"
@@ -171,7 +174,7 @@ async fn audit_files_are_private() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(AUDIT_DB_FILE);
     let store = SqliteAuditStore::open(&path).unwrap();
-    store.append(vec![record("r")]).await.unwrap();
+    store.append(vec![record("r")].into()).await.unwrap();
     assert_eq!(mode(&path), 0o600, "audit.db");
     for suffix in ["-wal", "-shm"] {
         let companion = dir.path().join(format!("{AUDIT_DB_FILE}{suffix}"));
@@ -195,7 +198,10 @@ async fn readers_see_every_acknowledged_batch() {
     let store = SqliteAuditStore::open(&dir.path().join(AUDIT_DB_FILE)).unwrap();
     // Reads go to read-only connections; each must see what was acknowledged before it began.
     for i in 0..20 {
-        store.append(vec![record(&format!("r{i}"))]).await.unwrap();
+        store
+            .append(vec![record(&format!("r{i}"))].into())
+            .await
+            .unwrap();
         let got = store.query(&everything()).await.unwrap();
         assert_eq!(got.len(), i + 1, "read {i} sees every acknowledged append");
     }

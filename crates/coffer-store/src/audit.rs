@@ -5,6 +5,8 @@
 //! A store indexes a few columns for filtering and keeps the record itself as opaque bytes: the
 //! service owns the event's schema, the store only its order, filters and retention.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::StoreError;
@@ -79,7 +81,7 @@ pub trait AuditStore: Send + Sync {
     ///
     /// An empty batch writes no record but must still fail when the store cannot commit a write
     /// now: the writer uses it as a health probe.
-    async fn append(&self, batch: Vec<AuditRecord>) -> Result<(), StoreError>;
+    async fn append(&self, batch: Arc<[AuditRecord]>) -> Result<(), StoreError>;
 
     /// Records matching `query`, ordered by sequence as it asks.
     async fn query(&self, query: &AuditQuery) -> Result<Vec<StoredAudit>, StoreError>;

@@ -59,7 +59,7 @@ fn all_of(vault: &str) -> AuditQuery {
 async fn append(store: &dyn AuditStore, batch: Vec<AuditRecord>) {
     let n = batch.len();
     store
-        .append(batch)
+        .append(batch.into())
         .await
         .unwrap_or_else(|e| panic!("append of {n} records failed: {e:?}"));
 }
@@ -149,7 +149,7 @@ pub async fn empty_batch_is_a_probe(store: &dyn AuditStore) {
     append(store, vec![rec(v, T0, 200, "SecretGet", None)]).await;
     let before = max_seq(store).await;
     store
-        .append(Vec::new())
+        .append(Vec::new().into())
         .await
         .unwrap_or_else(|e| panic!("an empty append on a healthy store must succeed: {e:?}"));
     assert_eq!(

@@ -320,8 +320,14 @@ pub enum DenyCheck {
 /// At most `max` characters of `s`, with control characters replaced so a line of `coffer logs`
 /// stays one line.
 pub(crate) fn clip(s: &str, max: usize) -> String {
-    // The usual case, short and clean, is one copy; every request's entry takes this path.
-    if s.len() <= max && !s.chars().any(char::is_control) {
+    // The usual case, short, ASCII and clean, is one byte scan and one copy; every request's
+    // entry takes this path. Non-ASCII text is checked by character (C1 controls are two bytes).
+    let clean = if s.is_ascii() {
+        !s.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        !s.chars().any(char::is_control)
+    };
+    if s.len() <= max && clean {
         return s.to_owned();
     }
     s.chars()
@@ -422,5 +428,8 @@ mod tests {
     fn clip_bounds_and_flattens() {
         assert_eq!(clip("a\nb\u{7}c", 10), "a\u{FFFD}b\u{FFFD}c");
         assert_eq!(clip("žluťoučký", 4), "žluť");
+        assert_eq!(clip("tab\there\u{7f}", 20), "tab\u{FFFD}here\u{FFFD}");
+        assert_eq!(clip("c1\u{85}x", 20), "c1\u{FFFD}x");
+        assert_eq!(clip("plain", 20), "plain");
     }
 }

@@ -65,7 +65,7 @@ impl FakeStore {
 
 #[async_trait]
 impl AuditStore for FakeStore {
-    async fn append(&self, batch: Vec<AuditRecord>) -> Result<(), StoreError> {
+    async fn append(&self, batch: Arc<[AuditRecord]>) -> Result<(), StoreError> {
         self.appends.fetch_add(1, Ordering::SeqCst);
         if batch.is_empty() {
             self.probes.fetch_add(1, Ordering::SeqCst);
@@ -76,7 +76,7 @@ impl AuditStore for FakeStore {
             return Err(StoreError::Backend("disk full".into()));
         }
         if !batch.is_empty() {
-            self.batches.lock().unwrap().push(batch);
+            self.batches.lock().unwrap().push(batch.to_vec());
         }
         Ok(())
     }
@@ -511,15 +511,18 @@ async fn entries_come_back_as_typed_events_through_sqlite() {
 async fn an_unreadable_record_is_a_decode_error_naming_it() {
     let store = Arc::new(SqliteAuditStore::open_in_memory().unwrap());
     store
-        .append(vec![AuditRecord {
-            vault: "dev".into(),
-            time_ms: 0,
-            status: 200,
-            operation: "SecretGet".into(),
-            caller_oid: None,
-            request_id: "r".into(),
-            body: b"not json".to_vec(),
-        }])
+        .append(
+            vec![AuditRecord {
+                vault: "dev".into(),
+                time_ms: 0,
+                status: 200,
+                operation: "SecretGet".into(),
+                caller_oid: None,
+                request_id: "r".into(),
+                body: b"not json".to_vec(),
+            }]
+            .into(),
+        )
         .await
         .unwrap();
     let err = AuditLog::new(store)
@@ -535,7 +538,7 @@ async fn query_limits_are_bounded() {
     let batch: Vec<_> = (0..MAX_LOG_PAGE + 5)
         .map(|i| writer::to_record(&entry(i)).unwrap())
         .collect();
-    store.append(batch).await.unwrap();
+    store.append(batch.into()).await.unwrap();
     let log = AuditLog::new(store);
     let unbounded = log
         .query(&AuditFilter {

@@ -365,10 +365,12 @@ async fn write_batch(
         }
     }
     let n = u64::try_from(records.len()).unwrap_or(u64::MAX);
+    // Shared by every attempt: a retry sends the same records without copying them.
+    let records: Arc<[AuditRecord]> = records.into();
     let attempts = config.max_attempts.max(1);
     let mut delay = config.retry_backoff;
     for attempt in 1..=attempts {
-        match store.append(records.clone()).await {
+        match store.append(Arc::clone(&records)).await {
             Ok(()) => {
                 stats.written.fetch_add(n, Ordering::Relaxed);
                 stats.healthy.store(true, Ordering::Relaxed);
@@ -392,7 +394,7 @@ async fn write_batch(
 }
 
 async fn probe(store: &dyn AuditStore, stats: &Stats) {
-    match store.append(Vec::new()).await {
+    match store.append(Arc::new([])).await {
         Ok(()) => {
             stats.healthy.store(true, Ordering::Relaxed);
             tracing::info!("the audit store accepts writes again");
