@@ -70,7 +70,10 @@ impl Backends {
     }
 
     /// The client for requests that `backend` (if any) governs.
-    pub(crate) fn client_for(&self, backend: Option<&GatewayBackend>) -> Result<BackendClient, String> {
+    pub(crate) fn client_for(
+        &self,
+        backend: Option<&GatewayBackend>,
+    ) -> Result<BackendClient, String> {
         let Some(b) = backend else {
             return Ok(self.default.clone());
         };
@@ -132,9 +135,10 @@ fn tls(
 ) -> Result<ClientConfig, rustls::Error> {
     let provider = crate::compile::provider();
     let verifier: Arc<dyn ServerCertVerifier> = if validate_chain {
-        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::clone(roots), Arc::clone(&provider))
-            .build()
-            .map_err(|e| rustls::Error::General(e.to_string()))?;
+        let webpki =
+            WebPkiServerVerifier::builder_with_provider(Arc::clone(roots), Arc::clone(&provider))
+                .build()
+                .map_err(|e| rustls::Error::General(e.to_string()))?;
         if validate_name {
             webpki
         } else {
@@ -231,7 +235,12 @@ impl ServerCertVerifier for Unchecked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -240,7 +249,12 @@ impl ServerCertVerifier for Unchecked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -61,6 +61,11 @@ pub(crate) struct Compiled {
 }
 
 impl Compiled {
+    /// Any configuration, only to take the socket back from a refused handshake.
+    pub(crate) fn refusal(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.builtin)
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.hosts.is_empty()
     }
@@ -149,12 +154,18 @@ pub(crate) fn compile(
             service: svc.name.clone(),
             config: Arc::clone(&builtin),
         });
-        for h in svc.hostnames.iter().filter(|h| h.kind == HostnameType::Proxy) {
+        for h in svc
+            .hostnames
+            .iter()
+            .filter(|h| h.kind == HostnameType::Proxy)
+        {
             let key = match load_key(&provider, &caches.keys, h) {
                 Ok(k) => k,
                 Err(why) => {
                     tracing::warn!(service = %svc.name, host = %h.host, thumbprint = %h.certificate.thumbprint, reason = %why, "gateway host skipped: its certificate does not load");
-                    report.skipped.push(format!("{} ({}): {why}", h.host, svc.name));
+                    report
+                        .skipped
+                        .push(format!("{} ({}): {why}", h.host, svc.name));
                     continue;
                 }
             };
@@ -170,7 +181,9 @@ pub(crate) fn compile(
                 _ => match server_config(&provider, key, h.negotiate_client_certificate) {
                     Ok(c) => c,
                     Err(e) => {
-                        report.skipped.push(format!("{} ({}): {e}", h.host, svc.name));
+                        report
+                            .skipped
+                            .push(format!("{} ({}): {e}", h.host, svc.name));
                         continue;
                     }
                 },
@@ -251,8 +264,8 @@ pub(crate) fn server_config(
     key: Arc<CertifiedKey>,
     negotiate: bool,
 ) -> Result<Arc<ServerConfig>, rustls::Error> {
-    let builder =
-        ServerConfig::builder_with_provider(Arc::clone(provider)).with_safe_default_protocol_versions()?;
+    let builder = ServerConfig::builder_with_provider(Arc::clone(provider))
+        .with_safe_default_protocol_versions()?;
     let builder = if negotiate {
         builder.with_client_cert_verifier(Arc::new(AnyClientCertificate {
             provider: Arc::clone(provider),

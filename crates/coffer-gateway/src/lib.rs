@@ -8,6 +8,7 @@
 mod backend;
 mod compile;
 mod errors;
+mod handshake;
 mod proxy;
 
 use std::collections::HashMap;
@@ -21,6 +22,7 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::CertificateDer;
 
 pub use compile::ApplyReport;
+pub use handshake::{Handshake, HandshakeError};
 pub use proxy::ProxyBody;
 
 /// The default time a backend has to answer with its response head.

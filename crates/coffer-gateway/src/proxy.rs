@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use coffer_domain::gateway::{GatewayApi, GatewayBackend, normalize_host};
-use coffer_domain::gateway_route::{KeyDecision, decide_subscription, select_api, select_operation};
+use coffer_domain::gateway_route::{
+    KeyDecision, decide_subscription, select_api, select_operation,
+};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http_body_util::BodyExt as _;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -159,7 +161,10 @@ fn target_uri(service_url: &str, rest: &str, query: &str, key_param: &str) -> Op
 }
 
 /// The backend entity whose `url` is the longest prefix of the API's backend URL.
-fn backend_for<'a>(backends: &'a [GatewayBackend], service_url: &str) -> Option<&'a GatewayBackend> {
+fn backend_for<'a>(
+    backends: &'a [GatewayBackend],
+    service_url: &str,
+) -> Option<&'a GatewayBackend> {
     let target = service_url.to_ascii_lowercase();
     backends
         .iter()
@@ -249,13 +254,22 @@ mod tests {
 
     #[test]
     fn targets_keep_the_query_without_the_key() {
-        let t = |base, rest, q| target_uri(base, rest, q, "subscription-key").map(|u| u.to_string());
+        let t =
+            |base, rest, q| target_uri(base, rest, q, "subscription-key").map(|u| u.to_string());
         assert_eq!(
-            t("http://b:81/api", "/users/1", "a=1&subscription-key=s&b=%20").as_deref(),
+            t(
+                "http://b:81/api",
+                "/users/1",
+                "a=1&subscription-key=s&b=%20"
+            )
+            .as_deref(),
             Some("http://b:81/api/users/1?a=1&b=%20")
         );
         assert_eq!(t("http://b", "", "").as_deref(), Some("http://b/"));
-        assert_eq!(t("https://b/x/", "", "Subscription-Key=1").as_deref(), Some("https://b/x"));
+        assert_eq!(
+            t("https://b/x/", "", "Subscription-Key=1").as_deref(),
+            Some("https://b/x")
+        );
         assert_eq!(t("ftp://b", "/x", ""), None);
         assert_eq!(t("not a url", "/x", ""), None);
     }
@@ -288,7 +302,11 @@ mod tests {
             validate_certificate_name: true,
             client_certificate: None,
         };
-        let all = [b("a", "https://be.test"), b("b", "https://be.test/v2/"), b("c", "https://be.testing")];
+        let all = [
+            b("a", "https://be.test"),
+            b("b", "https://be.test/v2/"),
+            b("c", "https://be.testing"),
+        ];
         let pick = |u| backend_for(&all, u).map(|b| b.id.as_str());
         assert_eq!(pick("https://be.test/v2/x"), Some("b"));
         assert_eq!(pick("https://BE.test/v1"), Some("a"));
