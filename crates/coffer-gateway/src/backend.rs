@@ -151,7 +151,8 @@ fn tls(
         .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    let mut cfg = match client_cert {
+    // hyper-rustls sets ALPN itself (http/1.1 only, as enabled below).
+    let cfg = match client_cert {
         Some(m) => builder.with_client_auth_cert(
             m.chain_der
                 .iter()
@@ -161,7 +162,6 @@ fn tls(
         )?,
         None => builder.with_no_client_auth(),
     };
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(cfg)
 }
 
