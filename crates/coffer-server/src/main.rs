@@ -41,7 +41,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: token issuer and vaults on one HTTPS port.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Get, decode and check access tokens; rotate the signing keys.
     #[command(subcommand)]
     Token(token_cmd::TokenCommand),
@@ -237,7 +237,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => {
             init_tracing(&args.log_format, args.color);
-            rt.block_on(setup::serve(args))
+            rt.block_on(setup::serve(*args))
         }
         Command::Token(cmd) => rt.block_on(token_cmd::run(cmd)),
         Command::Ad { command, common } => rt.block_on(ad_cmd::run_ad(command, common)),
