@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_domain::gateway::{
-    CertificateMaterial, GatewayApi, GatewayConfig, GatewayOperation, GatewayService,
-    HostnameType, ServedHostname,
+    CertificateMaterial, GatewayApi, GatewayConfig, GatewayOperation, GatewayService, HostnameType,
+    ServedHostname,
 };
 use coffer_gateway::{Gateway, GatewayOptions, Handshake, ListenerKind};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -94,7 +94,9 @@ fn main() {
             }],
         });
         assert!(report.skipped.is_empty(), "{:?}", report.skipped);
-        let listener = tokio::net::TcpListener::bind(listen.as_str()).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(listen.as_str())
+            .await
+            .unwrap();
         println!("gateway_bench ready on {}", listener.local_addr().unwrap());
         loop {
             let Ok((tcp, peer)) = listener.accept().await else {

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use coffer_domain::gateway::{GatewayApi, GatewayBackend, normalize_host};
+use coffer_domain::gateway::{GatewayBackend, normalize_host};
 use coffer_domain::gateway_route::{
     KeyDecision, decide_subscription, select_api, select_operation,
 };
@@ -88,7 +88,7 @@ where
             return apim_error(500, errors::NO_BACKEND);
         }
     };
-    let out = forward_request(req, target, &host, peer, api, header_name.as_ref());
+    let out = forward_request(req, target, &host, peer, header_name.as_ref());
     match tokio::time::timeout(options.backend_timeout, client.request(out)).await {
         Ok(Ok(resp)) => {
             let (mut parts, body) = resp.into_parts();
@@ -185,7 +185,6 @@ fn forward_request<B>(
     target: http::Uri,
     original_host: &str,
     peer: SocketAddr,
-    api: &GatewayApi,
     key_header: Option<&HeaderName>,
 ) -> http::Request<ProxyBody>
 where
@@ -198,7 +197,6 @@ where
     if let Some(h) = key_header {
         headers.remove(h);
     }
-    let _ = api;
     headers.remove(header::HOST);
     if let Some(authority) = target.authority()
         && let Ok(v) = HeaderValue::from_str(authority.as_str())

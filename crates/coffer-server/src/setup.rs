@@ -273,6 +273,9 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     ) {
         println!("{line}");
     }
+    if let Some(a) = gateway_listener.as_ref().and_then(|l| l.local_addr().ok()) {
+        println!("Gateway listener on {a}: API Management services only, chosen by SNI");
+    }
     println!("coffer ready in {} ms", started.elapsed().as_millis());
 
     let purger = Arc::clone(&app);
@@ -340,11 +343,6 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         h2_ping_interval: secs(args.h2_ping_interval),
         h2_ping_timeout: secs(20),
     };
-    if let Some(l) = &gateway_listener
-        && let Ok(a) = l.local_addr()
-    {
-        tracing::info!(addr = %a, "gateway listener");
-    }
     let front = crate::serve::Frontend {
         tls,
         app: coffer_api::router_with(app, edge),
