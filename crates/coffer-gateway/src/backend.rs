@@ -134,7 +134,14 @@ fn tls(
     client_cert: Option<&coffer_domain::gateway::CertificateMaterial>,
 ) -> Result<ClientConfig, rustls::Error> {
     let provider = crate::compile::provider();
-    let verifier: Arc<dyn ServerCertVerifier> = if validate_chain {
+    let verifier: Arc<dyn ServerCertVerifier> = if validate_chain && roots.is_empty() {
+        // Nothing is trusted (no system roots, no instance CA): every https backend is refused
+        // at its handshake (502) rather than the gateway failing to start.
+        Arc::new(Unchecked {
+            provider: Arc::clone(&provider),
+            accept: false,
+        })
+    } else if validate_chain {
         let webpki =
             WebPkiServerVerifier::builder_with_provider(Arc::clone(roots), Arc::clone(&provider))
                 .build()
@@ -145,7 +152,10 @@ fn tls(
             Arc::new(ChainOnly(webpki))
         }
     } else {
-        Arc::new(Unchecked(Arc::clone(&provider)))
+        Arc::new(Unchecked {
+            provider: Arc::clone(&provider),
+            accept: true,
+        })
     };
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -213,9 +223,13 @@ impl ServerCertVerifier for ChainOnly {
     }
 }
 
-/// `validateCertificateChain: false`: any certificate, as long as the handshake is sound.
+/// `validateCertificateChain: false`: any certificate, as long as the handshake is sound (with
+/// `accept` false, none: there is nothing to trust).
 #[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
+struct Unchecked {
+    provider: Arc<CryptoProvider>,
+    accept: bool,
+}
 
 impl ServerCertVerifier for Unchecked {
     fn verify_server_cert(
@@ -226,7 +240,13 @@ impl ServerCertVerifier for Unchecked {
         _: &[u8],
         _: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        if self.accept {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
+        }
     }
 
     fn verify_tls12_signature(
@@ -239,7 +259,7 @@ impl ServerCertVerifier for Unchecked {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -253,11 +273,13 @@ impl ServerCertVerifier for Unchecked {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

@@ -308,3 +308,29 @@ async fn a_backend_entity_supplies_the_client_certificate_and_trust() {
     gw.apply(&config(4, vec![svc2]));
     assert_eq!(c.get(HOST, "/users/1", &[]).await.0, 200);
 }
+
+#[tokio::test]
+async fn with_nothing_trusted_the_gateway_starts_and_https_backends_are_502() {
+    let pki = Pki::new();
+    let builtin = pki.leaf(&["*.gateway.test"]);
+    let gw = coffer_gateway::Gateway::new(coffer_gateway::GatewayOptions {
+        builtin: certified(&builtin),
+        extra_roots: vec![],
+        system_roots: false,
+        backend_timeout: Duration::from_secs(5),
+    })
+    .expect("starts without any trusted root");
+    let (be, _) = backend(Some(backend_tls(&pki.leaf(&["127.0.0.1"]), None))).await;
+    let cert = pki.leaf(&[HOST]);
+    gw.apply(&config(
+        1,
+        vec![service(
+            "svc",
+            vec![hostname(HOST, &cert)],
+            &format!("https://{be}"),
+        )],
+    ));
+    let addr = serve(Arc::new(gw), ListenerKind::Main, &pki.leaf(&["localhost"])).await;
+    let mut c = connect(addr, Some(HOST)).await.unwrap();
+    assert_eq!(c.get(HOST, "/users/1", &[]).await.0, 502);
+}
