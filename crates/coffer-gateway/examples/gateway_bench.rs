@@ -5,7 +5,7 @@
 //!
 //! Usage: gateway_bench LISTEN HOST CERT_PEM KEY_PEM BACKEND_URL
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::convert::Infallible;
 use std::sync::Arc;
