@@ -60,6 +60,7 @@ pub struct Metrics {
     tokens: Family<GrantLabels, Counter>,
     audit_failed: Counter,
     store: Family<StoreLabels, Histogram, fn() -> Histogram>,
+    gateway_refresh_failed: Counter,
 }
 
 fn store_histogram() -> Histogram {
@@ -132,8 +133,15 @@ impl Default for Metrics {
             "Time the database took to answer a store call, by operation and outcome",
             store.clone(),
         );
+        let gateway_refresh_failed = Counter::default();
+        registry.register(
+            "gateway_certificate_refresh_failures",
+            "Gateway certificate refresh passes that failed (the last good certificates stay)",
+            gateway_refresh_failed.clone(),
+        );
         Self {
             registry,
+            gateway_refresh_failed,
             requests,
             latency,
             throttled,
@@ -165,6 +173,11 @@ impl Metrics {
         self.latency
             .get_or_create(&LatencyLabels { role, operation })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a gateway certificate refresh pass that failed.
+    pub fn gateway_certificate_refresh_failed(&self) {
+        self.gateway_refresh_failed.inc();
     }
 
     pub(crate) fn throttled(&self, limit: &str) {

@@ -11,6 +11,7 @@ pub mod diagnosis;
 pub mod duration;
 pub mod error;
 pub mod gateway;
+pub mod gateway_route;
 pub mod names;
 pub mod net;
 pub mod ops;

@@ -9,6 +9,7 @@ mod diag_cmd;
 mod doctor_cmd;
 mod env_cmd;
 mod fsutil;
+mod gateway_glue;
 mod listen;
 mod logs_cmd;
 mod metrics_srv;
@@ -23,6 +24,7 @@ mod tls;
 mod token_cmd;
 mod trust;
 mod vault_cmd;
+mod vault_reader;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,7 +41,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: token issuer and vaults on one HTTPS port.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Get, decode and check access tokens; rotate the signing keys.
     #[command(subcommand)]
     Token(token_cmd::TokenCommand),
@@ -202,6 +204,18 @@ pub(crate) struct ServeArgs {
     /// Seconds between HTTP/2 PINGs on a connection; one not answered within 20 s closes it.
     #[arg(long, default_value_t = 30)]
     pub(crate) h2_ping_interval: u64,
+    /// A second listener (ADDRESS:PORT) serving only the API gateway: a connection without SNI
+    /// gets the default SSL binding (else the built-in certificate), an unknown name is refused.
+    #[arg(long, env = "COFFER_GATEWAY_LISTEN", value_name = "ADDR")]
+    pub(crate) gateway_listen: Option<String>,
+    /// How often certificates that gateway hostnames and backends take from vaults by a
+    /// versionless id are read again: seconds, or with a unit (30s, 5m, 4h).
+    #[arg(long, default_value = "4h", value_name = "DURATION")]
+    pub(crate) gateway_poll_interval: String,
+    /// How long a gateway backend may take to send its response head before the client gets
+    /// 504: seconds, or with a unit.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub(crate) gateway_backend_timeout: String,
     /// TESTS ONLY: while this file exists, every audit append fails (to exercise /readyz and
     /// --audit-fail-closed).
     #[arg(long, hide = true)]
@@ -223,7 +237,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => {
             init_tracing(&args.log_format, args.color);
-            rt.block_on(setup::serve(args))
+            rt.block_on(setup::serve(*args))
         }
         Command::Token(cmd) => rt.block_on(token_cmd::run(cmd)),
         Command::Ad { command, common } => rt.block_on(ad_cmd::run_ad(command, common)),

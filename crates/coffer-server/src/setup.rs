@@ -29,6 +29,16 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     // Everything that can be checked without touching the data directory comes first, so a
     // wrong flag never leaves a half-made directory behind.
     let listen = crate::listen::resolve(&args.listen)?;
+    let gateway_listen = match &args.gateway_listen {
+        Some(a) => {
+            Some(crate::listen::resolve(a).with_context(|| format!("--gateway-listen {a}"))?)
+        }
+        None => None,
+    };
+    let gateway_poll = crate::gateway_glue::parse_duration(&args.gateway_poll_interval)
+        .context("--gateway-poll-interval")?;
+    let backend_timeout = crate::gateway_glue::parse_duration(&args.gateway_backend_timeout)
+        .context("--gateway-backend-timeout")?;
     let mut trusted_proxies = Vec::new();
     for p in &args.trusted_proxies {
         trusted_proxies
@@ -69,6 +79,10 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     // directory is told so (not that the port is taken).
     let existing = crate::datadir::open_existing(wanted)?;
     let listener = crate::listen::bind(listen).await?;
+    let gateway_listener = match gateway_listen {
+        Some(a) => Some(crate::listen::bind(a).await.context("--gateway-listen")?),
+        None => None,
+    };
     let metrics_listener = match args.metrics_listen {
         Some(a) => Some(crate::metrics_srv::bind(a).await?),
         None => None,
@@ -148,6 +162,25 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         Some(t) => t,
         None => server_config(&files.server_cert, &files.server_key)?,
     };
+    let (served_cert, served_key) = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => (files.server_cert.clone(), files.server_key.clone()),
+    };
+    let gateway = Arc::new(
+        coffer_gateway::Gateway::new(coffer_gateway::GatewayOptions {
+            builtin: crate::tls::certified_key(&served_cert, &served_key)?,
+            extra_roots: crate::tls::pem_certificates(&files.ca_cert),
+            system_roots: true,
+            backend_timeout,
+        })
+        .context("starting the gateway runtime")?,
+    );
+    app.set_vault_reader(Arc::new(crate::vault_reader::SelfVaultReader::new(
+        bound,
+        &settings.domain,
+        Some(&files.ca_cert),
+    )?));
+    crate::gateway_glue::reload(&app, &gateway, true).await;
 
     let bootstrap_path = dir.join("bootstrap.json");
     let secret = match (
@@ -240,6 +273,9 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     ) {
         println!("{line}");
     }
+    if let Some(a) = gateway_listener.as_ref().and_then(|l| l.local_addr().ok()) {
+        println!("Gateway listener on {a}: API Management services only, chosen by SNI");
+    }
     println!("coffer ready in {} ms", started.elapsed().as_millis());
 
     let purger = Arc::clone(&app);
@@ -287,6 +323,12 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     if let (Some(l), Some(m)) = (metrics_listener, &metrics) {
         crate::metrics_srv::spawn(l, Arc::clone(&app), Arc::clone(m));
     }
+    crate::gateway_glue::spawn(
+        Arc::clone(&app),
+        Arc::clone(&gateway),
+        gateway_poll,
+        metrics.clone(),
+    );
     let edge = coffer_api::Edge {
         trusted_proxies,
         metrics,
@@ -301,7 +343,12 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         h2_ping_interval: secs(args.h2_ping_interval),
         h2_ping_timeout: secs(20),
     };
-    let served = crate::serve::run(listener, tls, coffer_api::router_with(app, edge), limits).await;
+    let front = crate::serve::Frontend {
+        tls,
+        app: coffer_api::router_with(app, edge),
+        gateway: Some(gateway),
+    };
+    let served = crate::serve::run(listener, gateway_listener, front, limits).await;
     // Connections are drained: write what the last requests queued before exiting.
     audit_writer.shutdown().await;
     tracing::info!(

@@ -123,6 +123,29 @@ fn ca_params() -> Result<CertificateParams> {
     Ok(params)
 }
 
+/// The certificate and key of a PEM pair as rustls serves them (for the gateway's built-in
+/// hosts), and the DER of every certificate in `ca` (trusted for gateway backends).
+pub(crate) fn certified_key(cert: &Path, key: &Path) -> Result<Arc<rustls::sign::CertifiedKey>> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("reading certificate {}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing certificate {}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading private key {}", key.display()))?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    Ok(Arc::new(
+        rustls::sign::CertifiedKey::from_der(chain, key, &provider)
+            .context("certificate and key do not match")?,
+    ))
+}
+
+/// The certificates of a PEM file (empty when it cannot be read).
+pub(crate) fn pem_certificates(path: &Path) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_file_iter(path)
+        .map(|it| it.filter_map(Result::ok).collect())
+        .unwrap_or_default()
+}
+
 /// Builds the rustls configuration (TLS 1.2/1.3, ALPN h2 and http/1.1) from PEM files.
 pub(crate) fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)

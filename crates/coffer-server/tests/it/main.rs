@@ -13,6 +13,7 @@ mod doctor;
 mod durability;
 mod firewall;
 mod first_start;
+mod gateway_runtime;
 mod hostile;
 mod hostile_conn;
 mod hostile_http;
