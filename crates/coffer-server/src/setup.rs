@@ -307,6 +307,14 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
                 ),
                 Err(e) => tracing::warn!(error = %e, "certificate renewal pass failed"),
             }
+            match purger.prune_audit_by_vault_retention().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    records = n,
+                    "pruned audit records past their vault's own retention"
+                ),
+                Err(e) => tracing::warn!(error = %e, "pruning by vault retention failed"),
+            }
         }
     });
     let reloader = Arc::clone(&app);

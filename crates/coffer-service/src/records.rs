@@ -276,6 +276,29 @@ impl VaultDoc {
             .iter()
             .any(|d| d.logs.iter().any(DiagnosticLogDoc::enables_audit))
     }
+
+    /// How long the vault's own diagnostic settings keep its audit records: the longest
+    /// `retentionPolicy` of the logs that turn the audit log on, since they all read the one
+    /// log; `None` (the instance's retention only) when one of them keeps records forever
+    /// (retention off or 0 days, as Azure reads it) or none turns the log on.
+    pub(crate) fn audit_retention_days(&self) -> Option<u32> {
+        let mut longest = None;
+        for log in self
+            .diagnostic_settings
+            .iter()
+            .flat_map(|d| d.logs.iter())
+            .filter(|l| l.enables_audit())
+        {
+            match log
+                .retention_days
+                .filter(|&d| log.retention_enabled && d > 0)
+            {
+                Some(d) => longest = Some(longest.map_or(d, |l: u32| l.max(d))),
+                None => return None,
+            }
+        }
+        longest
+    }
 }
 
 fn default_location() -> String {

@@ -641,3 +641,72 @@ async fn no_canary_reaches_the_log() {
         "the canary leaked into the store: {stored}"
     );
 }
+
+#[tokio::test]
+async fn a_vaults_own_retention_prunes_its_records_and_only_its() {
+    use crate::{DiagnosticLog, DiagnosticSetting};
+    let (c, clock, s) = crate::testing::setup().await;
+    let store = Arc::new(SqliteAuditStore::open_in_memory().unwrap());
+    let clock_dyn: Arc<dyn Clock> = clock.clone();
+    let w = AuditWriter::start(store.clone(), clock_dyn, config()).unwrap();
+    c.set_audit(w, AuditLog::new(store.clone()));
+    let now_ms = c.now() * 1000;
+    let day = 86_400_000;
+    let at = |vault: &str, id: &str, age_days: i64| {
+        let mut e = entry(0);
+        e.vault = vault.to_owned();
+        e.request_id = id.to_owned();
+        e.time_ms = now_ms - age_days * day;
+        writer::to_record(&e).unwrap()
+    };
+    let batch = vec![
+        at("dev", "old-dev", 10),
+        at("dev", "new-dev", 1),
+        at("other", "old-other", 10),
+    ];
+    store.append(batch.into()).await.unwrap();
+    // Without a retention of its own the vault keeps everything (the instance's applies).
+    assert_eq!(c.prune_audit_by_vault_retention().await.unwrap(), 0);
+    let boot = c.bootstrap().await.unwrap();
+    let setting = |retention| DiagnosticSetting {
+        logs: vec![DiagnosticLog {
+            category: Some("AuditEvent".into()),
+            enabled: true,
+            retention,
+            ..DiagnosticLog::default()
+        }],
+        ..DiagnosticSetting::default()
+    };
+    c.put_diagnostic_setting(
+        s.principal(),
+        &boot.subscription_id,
+        crate::DEFAULT_RESOURCE_GROUP,
+        crate::DEFAULT_VAULT,
+        "seven-days",
+        setting(Some((true, 7))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.prune_audit_by_vault_retention().await.unwrap(), 1);
+    let left: Vec<String> = AuditLog::new(store.clone())
+        .query(&AuditFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.event.properties.request_id)
+        .collect();
+    assert_eq!(left, ["new-dev", "old-other"]);
+    // A second setting that keeps records forever wins over the shorter one.
+    c.put_diagnostic_setting(
+        s.principal(),
+        &boot.subscription_id,
+        crate::DEFAULT_RESOURCE_GROUP,
+        crate::DEFAULT_VAULT,
+        "forever",
+        setting(None),
+    )
+    .await
+    .unwrap();
+    clock.advance(30 * 86_400);
+    assert_eq!(c.prune_audit_by_vault_retention().await.unwrap(), 0);
+}

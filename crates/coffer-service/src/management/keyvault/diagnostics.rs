@@ -205,6 +205,29 @@ impl Coffer {
     }
 
     /// Only principals of a vault's own tenant may read what its requests did.
+    /// Applies each vault's own audit retention (its diagnostic settings' `retentionPolicy`,
+    /// see `VaultDoc::audit_retention_days`) on top of the instance's; returns how many records
+    /// went. Runs on the background pass.
+    pub async fn prune_audit_by_vault_retention(&self) -> Result<u64, crate::ServiceError> {
+        let Some(log) = self.audit_log() else {
+            return Ok(0);
+        };
+        let now_ms = self.now().saturating_mul(1000);
+        let mut pruned = 0;
+        for d in self.store.list_docs(crate::records::VAULT).await? {
+            let v: VaultDoc = serde_json::from_slice(&d.body)?;
+            let Some(days) = v.audit_retention_days() else {
+                continue;
+            };
+            let cutoff = now_ms.saturating_sub(i64::from(days).saturating_mul(86_400_000));
+            pruned += log
+                .prune(Some(&v.name), cutoff)
+                .await
+                .map_err(|e| crate::ServiceError::Internal(format!("audit log: {e}")))?;
+        }
+        Ok(pruned)
+    }
+
     pub(super) fn require_vault_tenant(
         &self,
         caller: &Principal,
