@@ -71,6 +71,7 @@ pub use management::{
     USER_ASSIGNED_IDENTITY_TYPE, VAULT_TYPE, VaultExport, VaultInput, VaultView,
     VirtualNetworkRule,
 };
+pub use management::apim;
 pub use objects::{ListPage, MAX_PAGE};
 pub use request::{Facts, RequestFacts};
 pub use secrets::{MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView};
