@@ -60,6 +60,7 @@ pub use keys::{
     KeyView, LifetimeAction, ReleasePolicy, RotationPolicy,
 };
 pub use managed_identity::{MiError, MiToken, MiTokenRequest};
+pub use management::apim;
 pub use management::{
     AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, BOOTSTRAP_IDENTITY,
     BootstrapIdentity, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DIAGNOSTIC_SETTING_TYPE,
@@ -71,7 +72,6 @@ pub use management::{
     USER_ASSIGNED_IDENTITY_TYPE, VAULT_TYPE, VaultExport, VaultInput, VaultView,
     VirtualNetworkRule,
 };
-pub use management::apim;
 pub use objects::{ListPage, MAX_PAGE};
 pub use request::{Facts, RequestFacts};
 pub use secrets::{MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView};

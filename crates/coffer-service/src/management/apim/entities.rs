@@ -12,8 +12,8 @@ use coffer_store::DocMode;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::hostnames::{Fetched, StoredCert, iso};
 use super::ApimDoc;
+use super::hostnames::{Fetched, StoredCert, iso};
 use crate::Coffer;
 use crate::management::{ManagementError, WRITE_ATTEMPTS, bad, clip, concurrent};
 
@@ -88,7 +88,9 @@ pub(super) fn check_if_match(
         return Ok(());
     };
     let strip = |t: &str| t.trim().trim_start_matches("W/").to_owned();
-    if v.split(',').any(|t| t.trim() == "*" || strip(t) == strip(current)) {
+    if v.split(',')
+        .any(|t| t.trim() == "*" || strip(t) == strip(current))
+    {
         Ok(())
     } else {
         Err(ManagementError::PreconditionFailed {
@@ -416,7 +418,11 @@ impl SubscriptionDoc {
         }
     }
 
-    pub(super) fn keys(&self, doc: &ApimDoc, coffer: &Coffer) -> Result<SubscriptionKeys, ManagementError> {
+    pub(super) fn keys(
+        &self,
+        doc: &ApimDoc,
+        coffer: &Coffer,
+    ) -> Result<SubscriptionKeys, ManagementError> {
         let key = doc.data_key(coffer)?;
         let sealed = B64
             .decode(&self.sealed_keys)
@@ -538,7 +544,10 @@ fn normalize_protocols(p: &[String]) -> Result<Vec<String>, ManagementError> {
         if !matches!(l.as_str(), "http" | "https" | "ws" | "wss") {
             return Err(bad(
                 "ValidationError",
-                format!("Protocol '{}' is invalid: use http, https, ws or wss.", clip(x)),
+                format!(
+                    "Protocol '{}' is invalid: use http, https, ws or wss.",
+                    clip(x)
+                ),
             ));
         }
         if !out.contains(&l) {
@@ -560,11 +569,18 @@ fn check_url(what: &str, u: &str) -> Result<String, ManagementError> {
     }
 }
 
-fn check_count<T>(kind: EntityKind, map: &BTreeMap<String, T>, key: &str) -> Result<(), ManagementError> {
+fn check_count<T>(
+    kind: EntityKind,
+    map: &BTreeMap<String, T>,
+    key: &str,
+) -> Result<(), ManagementError> {
     if !map.contains_key(key) && map.len() >= MAX_ENTITIES {
         return Err(bad(
             "ValidationError",
-            format!("A service holds at most {MAX_ENTITIES} entities of type {}.", kind.label()),
+            format!(
+                "A service holds at most {MAX_ENTITIES} entities of type {}.",
+                kind.label()
+            ),
         ));
     }
     Ok(())
@@ -633,9 +649,7 @@ impl Coffer {
                 .clone()
                 .or_else(|| existing.as_ref().map(|e| e.path.clone()))
                 .map(|p| p.trim().trim_matches('/').to_owned())
-                .ok_or_else(|| {
-                    bad("ValidationError", "The API's path is required.".to_owned())
-                })?;
+                .ok_or_else(|| bad("ValidationError", "The API's path is required.".to_owned()))?;
             if path.len() > 400 || path.contains(['?', '#', ' ']) {
                 return Err(bad(
                     "ValidationError",
@@ -658,7 +672,11 @@ impl Coffer {
                     ),
                 ));
             }
-            let service_url = match input.service_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            let service_url = match input
+                .service_url
+                .as_deref()
+                .filter(|u| !u.trim().is_empty())
+            {
                 Some(u) => Some(check_url("serviceUrl", u)?),
                 None => imported
                     .as_ref()
@@ -694,7 +712,9 @@ impl Coffer {
                 }
             }
             let api = ApiDoc {
-                name: existing.as_ref().map_or_else(|| id.to_owned(), |e| e.name.clone()),
+                name: existing
+                    .as_ref()
+                    .map_or_else(|| id.to_owned(), |e| e.name.clone()),
                 etag,
                 display_name: input
                     .display_name
@@ -756,7 +776,18 @@ impl Coffer {
             check_if_match(&e.etag, if_match, true)?;
         }
         Ok(self
-            .put_apim_api(caller, s, rg, svc, id, ApiInput { import: None, ..input }, if_match)
+            .put_apim_api(
+                caller,
+                s,
+                rg,
+                svc,
+                id,
+                ApiInput {
+                    import: None,
+                    ..input
+                },
+                if_match,
+            )
             .await?
             .0)
     }
@@ -849,9 +880,14 @@ impl Coffer {
                 .clone()
                 .or_else(|| existing.as_ref().map(|e| e.method.clone()))
                 .map(|m| m.trim().to_ascii_uppercase())
-                .filter(|m| !m.is_empty() && (m == "*" || m.chars().all(|c| c.is_ascii_alphabetic())))
+                .filter(|m| {
+                    !m.is_empty() && (m == "*" || m.chars().all(|c| c.is_ascii_alphabetic()))
+                })
                 .ok_or_else(|| {
-                    bad("ValidationError", "The operation's method is required.".to_owned())
+                    bad(
+                        "ValidationError",
+                        "The operation's method is required.".to_owned(),
+                    )
                 })?;
             let url_template = input
                 .url_template
@@ -865,7 +901,9 @@ impl Coffer {
                     )
                 })?;
             let op = OperationDoc {
-                name: existing.as_ref().map_or_else(|| id.to_owned(), |e| e.name.clone()),
+                name: existing
+                    .as_ref()
+                    .map_or_else(|| id.to_owned(), |e| e.name.clone()),
                 etag,
                 display_name: input
                     .display_name
@@ -964,11 +1002,17 @@ impl Coffer {
         validate_entity_id(EntityKind::Product, id)?;
         let key = id.to_ascii_lowercase();
         if let Some(st) = &input.state
-            && !matches!(st.to_ascii_lowercase().as_str(), "published" | "notpublished")
+            && !matches!(
+                st.to_ascii_lowercase().as_str(),
+                "published" | "notpublished"
+            )
         {
             return Err(bad(
                 "ValidationError",
-                format!("Product state '{}' is invalid: use published or notPublished.", clip(st)),
+                format!(
+                    "Product state '{}' is invalid: use published or notPublished.",
+                    clip(st)
+                ),
             ));
         }
         self.modify_apim(caller, s, rg, svc, |doc| {
@@ -981,7 +1025,9 @@ impl Coffer {
             }
             let etag = doc.next_etag();
             let p = ProductDoc {
-                name: existing.as_ref().map_or_else(|| id.to_owned(), |e| e.name.clone()),
+                name: existing
+                    .as_ref()
+                    .map_or_else(|| id.to_owned(), |e| e.name.clone()),
                 etag,
                 display_name: input
                     .display_name
@@ -1013,7 +1059,10 @@ impl Coffer {
                     })
                     .or_else(|| existing.as_ref().map(|e| e.state.clone()))
                     .unwrap_or_else(|| "notPublished".to_owned()),
-                apis: existing.as_ref().map(|e| e.apis.clone()).unwrap_or_default(),
+                apis: existing
+                    .as_ref()
+                    .map(|e| e.apis.clone())
+                    .unwrap_or_default(),
             };
             let view = p.view();
             doc.entities.products.insert(key.clone(), p);
@@ -1030,7 +1079,12 @@ impl Coffer {
         svc: &str,
     ) -> Result<Vec<ProductView>, ManagementError> {
         let doc = self.read_apim(caller, s, rg, svc).await?;
-        Ok(doc.entities.products.values().map(ProductDoc::view).collect())
+        Ok(doc
+            .entities
+            .products
+            .values()
+            .map(ProductDoc::view)
+            .collect())
     }
 
     pub async fn get_apim_product(
@@ -1168,7 +1222,10 @@ impl Coffer {
                 }
             }
         };
-        for k in [&input.primary_key, &input.secondary_key].into_iter().flatten() {
+        for k in [&input.primary_key, &input.secondary_key]
+            .into_iter()
+            .flatten()
+        {
             if !(1..=256).contains(&k.len()) {
                 return Err(bad(
                     "ValidationError",
@@ -1188,10 +1245,15 @@ impl Coffer {
             let scope = match &scope {
                 Some((norm, target)) => {
                     match target {
-                        Some((true, a)) if !doc.entities.apis.contains_key(&a.to_ascii_lowercase()) => {
+                        Some((true, a))
+                            if !doc.entities.apis.contains_key(&a.to_ascii_lowercase()) =>
+                        {
                             return Err(bad(
                                 "ValidationError",
-                                format!("Subscription scope names API '{}', which does not exist.", clip(a)),
+                                format!(
+                                    "Subscription scope names API '{}', which does not exist.",
+                                    clip(a)
+                                ),
                             ));
                         }
                         Some((false, p))
@@ -1237,7 +1299,9 @@ impl Coffer {
             };
             let etag = doc.next_etag();
             let mut sub = SubscriptionDoc {
-                name: existing.as_ref().map_or_else(|| id.to_owned(), |e| e.name.clone()),
+                name: existing
+                    .as_ref()
+                    .map_or_else(|| id.to_owned(), |e| e.name.clone()),
                 etag,
                 display_name: input
                     .display_name
@@ -1301,7 +1365,10 @@ impl Coffer {
         svc: &str,
         id: &str,
     ) -> Result<(SubscriptionKeys, String), ManagementError> {
-        let doc = self.existing_apim(caller, s, rg, svc, "subscriptions/listSecrets/action").await?.0;
+        let doc = self
+            .existing_apim(caller, s, rg, svc, "subscriptions/listSecrets/action")
+            .await?
+            .0;
         let sub = doc
             .entities
             .subscriptions
@@ -1386,10 +1453,17 @@ impl Coffer {
         {
             return Err(bad(
                 "ValidationError",
-                format!("Backend protocol '{}' is invalid: use http or soap.", clip(p)),
+                format!(
+                    "Backend protocol '{}' is invalid: use http or soap.",
+                    clip(p)
+                ),
             ));
         }
-        let url = input.url.as_deref().map(|u| check_url("Backend url", u)).transpose()?;
+        let url = input
+            .url
+            .as_deref()
+            .map(|u| check_url("Backend url", u))
+            .transpose()?;
         self.modify_apim(caller, s, rg, svc, |doc| {
             check_count(EntityKind::Backend, &doc.entities.backends, &key)?;
             let existing = doc.entities.backends.get(&key).cloned();
@@ -1405,28 +1479,45 @@ impl Coffer {
                 .unwrap_or_default();
             for c in &certificate_ids {
                 let cid = c.trim_end_matches('/').rsplit('/').next().unwrap_or(c);
-                if !doc.entities.certificates.contains_key(&cid.to_ascii_lowercase()) {
+                if !doc
+                    .entities
+                    .certificates
+                    .contains_key(&cid.to_ascii_lowercase())
+                {
                     return Err(bad(
                         "ValidationError",
-                        format!("Backend credentials name certificate '{}', which does not exist.", clip(c)),
+                        format!(
+                            "Backend credentials name certificate '{}', which does not exist.",
+                            clip(c)
+                        ),
                     ));
                 }
             }
             let etag = doc.next_etag();
             let b = BackendDoc {
-                name: existing.as_ref().map_or_else(|| id.to_owned(), |e| e.name.clone()),
+                name: existing
+                    .as_ref()
+                    .map_or_else(|| id.to_owned(), |e| e.name.clone()),
                 etag,
                 url: url
                     .clone()
                     .or_else(|| existing.as_ref().map(|e| e.url.clone()))
-                    .ok_or_else(|| bad("ValidationError", "The backend's url is required.".to_owned()))?,
+                    .ok_or_else(|| {
+                        bad(
+                            "ValidationError",
+                            "The backend's url is required.".to_owned(),
+                        )
+                    })?,
                 protocol: input
                     .protocol
                     .clone()
                     .map(|p| p.to_ascii_lowercase())
                     .or_else(|| existing.as_ref().map(|e| e.protocol.clone()))
                     .unwrap_or_else(|| "http".to_owned()),
-                title: input.title.clone().or_else(|| existing.as_ref().and_then(|e| e.title.clone())),
+                title: input
+                    .title
+                    .clone()
+                    .or_else(|| existing.as_ref().and_then(|e| e.title.clone())),
                 description: input
                     .description
                     .clone()
@@ -1456,7 +1547,12 @@ impl Coffer {
         svc: &str,
     ) -> Result<Vec<BackendView>, ManagementError> {
         let doc = self.read_apim(caller, s, rg, svc).await?;
-        Ok(doc.entities.backends.values().map(BackendDoc::view).collect())
+        Ok(doc
+            .entities
+            .backends
+            .values()
+            .map(BackendDoc::view)
+            .collect())
     }
 
     pub async fn get_apim_backend(
@@ -1533,7 +1629,9 @@ impl Coffer {
                     }),
                 )
             }
-            (None, Some((data, password))) => (self.apim_upload(data, password.as_deref(), None)?, None),
+            (None, Some((data, password))) => {
+                (self.apim_upload(data, password.as_deref(), None)?, None)
+            }
             _ => {
                 return Err(bad(
                     "ValidationError",
@@ -1551,7 +1649,9 @@ impl Coffer {
             let sealed = fetched.seal(&doc.data_key(self)?, &doc.id)?;
             let etag = doc.next_etag();
             let c = CertificateDoc {
-                name: existing.as_ref().map_or_else(|| id.to_owned(), |e| e.name.clone()),
+                name: existing
+                    .as_ref()
+                    .map_or_else(|| id.to_owned(), |e| e.name.clone()),
                 etag,
                 key_vault: kv.clone(),
                 cert: sealed,
@@ -1612,13 +1712,21 @@ impl Coffer {
             };
             check_if_match(&e.etag, if_match, true)?;
             if let Some(b) = doc.entities.backends.values().find(|b| {
-                b.certificate_ids
-                    .iter()
-                    .any(|c| c.trim_end_matches('/').rsplit('/').next().unwrap_or(c).eq_ignore_ascii_case(&key))
+                b.certificate_ids.iter().any(|c| {
+                    c.trim_end_matches('/')
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or(c)
+                        .eq_ignore_ascii_case(&key)
+                })
             }) {
                 return Err(bad(
                     "ValidationError",
-                    format!("Certificate '{}' is used by backend '{}'.", clip(id), b.name),
+                    format!(
+                        "Certificate '{}' is used by backend '{}'.",
+                        clip(id),
+                        b.name
+                    ),
                 ));
             }
             doc.entities.certificates.remove(&key);
@@ -1637,7 +1745,11 @@ impl Coffer {
         id: &str,
     ) -> Result<CertificateEntityView, ManagementError> {
         let doc = self.read_apim(caller, s, rg, svc).await?;
-        if !doc.entities.certificates.contains_key(&id.to_ascii_lowercase()) {
+        if !doc
+            .entities
+            .certificates
+            .contains_key(&id.to_ascii_lowercase())
+        {
             return Err(entity_not_found(EntityKind::Certificate, id));
         }
         self.refresh_apim_service(&doc.id).await?;

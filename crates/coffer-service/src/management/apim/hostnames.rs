@@ -169,9 +169,18 @@ pub(super) struct Fetched {
 }
 
 impl Fetched {
-    pub(super) fn seal(&self, key: &DataKey, service_id: &str) -> Result<StoredCert, ManagementError> {
+    pub(super) fn seal(
+        &self,
+        key: &DataKey,
+        service_id: &str,
+    ) -> Result<StoredCert, ManagementError> {
         let m = MaterialDoc {
-            chain: self.material.chain_der.iter().map(|c| B64.encode(c)).collect(),
+            chain: self
+                .material
+                .chain_der
+                .iter()
+                .map(|c| B64.encode(c))
+                .collect(),
             key: B64.encode(&self.material.key_pkcs8_der),
         };
         let plain = Zeroizing::new(serde_json::to_vec(&m)?);
@@ -475,12 +484,9 @@ impl Coffer {
                 format!("The certificate in '{what}' has no private key."),
             ));
         };
-        let leaf = parsed.leaf().ok_or_else(|| {
-            bad(
-                "ValidationError",
-                format!("'{what}' holds no certificate."),
-            )
-        })?;
+        let leaf = parsed
+            .leaf()
+            .ok_or_else(|| bad("ValidationError", format!("'{what}' holds no certificate.")))?;
         let info = coffer_x509::parse_certificate(leaf).map_err(|_| {
             bad(
                 "ValidationError",
@@ -508,10 +514,7 @@ impl Coffer {
         }
         let mut names = info.dns_names.clone();
         if names.is_empty()
-            && let Some(cn) = info
-                .subject
-                .split(", ")
-                .find_map(|p| p.strip_prefix("CN="))
+            && let Some(cn) = info.subject.split(", ").find_map(|p| p.strip_prefix("CN="))
         {
             names.push(cn.to_owned());
         }
@@ -565,14 +568,21 @@ impl Coffer {
                     ),
                 )
             })?;
-            let host = h.host_name.trim().trim_end_matches('.').to_ascii_lowercase();
+            let host = h
+                .host_name
+                .trim()
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
             if kind == HostnameType::Proxy && host == default_host {
                 continue;
             }
             if !valid_host_name(&host) {
                 return Err(bad(
                     "ValidationError",
-                    format!("Hostname '{}' is not a valid host name.", clip(&h.host_name)),
+                    format!(
+                        "Hostname '{}' is not a valid host name.",
+                        clip(&h.host_name)
+                    ),
                 )
                 .into());
             }
@@ -631,13 +641,16 @@ impl Coffer {
                             (p.cert.clone(), false, p.failed.clone())
                         }
                         None => {
-                            let f = self.apim_fetch(doc, url, cid.as_deref(), Some(&host)).await?;
+                            let f = self
+                                .apim_fetch(doc, url, cid.as_deref(), Some(&host))
+                                .await?;
                             (f.seal(&key, &doc.id)?, false, None)
                         }
                     }
                 }
                 (None, Some(enc)) => {
-                    let f = self.apim_upload(enc, h.certificate_password.as_deref(), Some(&host))?;
+                    let f =
+                        self.apim_upload(enc, h.certificate_password.as_deref(), Some(&host))?;
                     (f.seal(&key, &doc.id)?, true, None)
                 }
                 (None, None) => match previous.filter(|p| p.custom) {
@@ -687,9 +700,12 @@ impl Coffer {
             .hostnames
             .iter()
             .filter_map(|h| {
-                h.key_vault_id
-                    .as_ref()
-                    .map(|_| (format!("hostname '{}'", h.host_name), h.identity_client_id.clone()))
+                h.key_vault_id.as_ref().map(|_| {
+                    (
+                        format!("hostname '{}'", h.host_name),
+                        h.identity_client_id.clone(),
+                    )
+                })
             })
             .collect();
         refs.extend(doc.entities.key_vault_refs());

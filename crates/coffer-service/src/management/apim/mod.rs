@@ -130,7 +130,10 @@ fn key_context(id: &str) -> String {
 }
 
 fn service_id(subscription: &str, rg: &str, name: &str) -> String {
-    format!("{}/providers/{APIM_SERVICE_TYPE}/{name}", rg_id(subscription, rg))
+    format!(
+        "{}/providers/{APIM_SERVICE_TYPE}/{name}",
+        rg_id(subscription, rg)
+    )
 }
 
 fn doc_key(id: &str) -> String {
@@ -261,11 +264,7 @@ impl Coffer {
         }
     }
 
-    async fn apim_write(
-        &self,
-        doc: &ApimDoc,
-        mode: DocMode,
-    ) -> Result<bool, ManagementError> {
+    async fn apim_write(&self, doc: &ApimDoc, mode: DocMode) -> Result<bool, ManagementError> {
         let w = DocWrite::Put {
             kind: APIM_SERVICE.to_owned(),
             id: doc_key(&doc.id),
@@ -402,7 +401,11 @@ impl Coffer {
                 ),
             ));
         }
-        let location = input.location.as_deref().map(validate_location).transpose()?;
+        let location = input
+            .location
+            .as_deref()
+            .map(validate_location)
+            .transpose()?;
         if let Some(t) = &input.tags {
             validate_tags(t)?;
         }
@@ -436,9 +439,8 @@ impl Coffer {
                             created: self.now(),
                             system_identity: false,
                             user_identities: Vec::new(),
-                            wrapped_key: B64.encode(
-                                self.root.wrap(&DataKey::generate()?, &key_context(id))?,
-                            ),
+                            wrapped_key: B64
+                                .encode(self.root.wrap(&DataKey::generate()?, &key_context(id))?),
                             hostnames: Vec::new(),
                             failures: Vec::new(),
                             entities: Entities::default(),
@@ -473,10 +475,7 @@ impl Coffer {
                     if self.identity_doc(u).await?.is_none_or(|(d, _)| d.system) {
                         return Err(bad(
                             "InvalidParameterValue",
-                            format!(
-                                "The user-assigned identity '{}' does not exist.",
-                                clip(u)
-                            ),
+                            format!("The user-assigned identity '{}' does not exist.", clip(u)),
                         ));
                     }
                 }
@@ -674,8 +673,7 @@ fn parse_identity(i: &ApimIdentityInput) -> Result<(bool, Vec<String>), Manageme
     if !user && !i.user_assigned.is_empty() {
         return Err(bad(
             "InvalidIdentity",
-            "userAssignedIdentities is given but the identity type has no UserAssigned."
-                .to_owned(),
+            "userAssignedIdentities is given but the identity type has no UserAssigned.".to_owned(),
         ));
     }
     if i.user_assigned.len() > MAX_USER_IDENTITIES {

@@ -10,7 +10,9 @@ use crate::management::{ManagementError, bad, clip};
 
 /// Most operations one import may create.
 const MAX_OPERATIONS: usize = 500;
-const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 pub(super) struct ImportedOperation {
     pub(super) id: String,
@@ -61,7 +63,10 @@ pub(super) fn import(format: &str, value: &str) -> Result<Imported, ManagementEr
             )));
         }
     };
-    let version = doc.get("openapi").and_then(Value::as_str).unwrap_or_default();
+    let version = doc
+        .get("openapi")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !version.starts_with('3') {
         return Err(invalid(
             "The document is not an OpenAPI 3 document (its 'openapi' field must be 3.x)."
@@ -104,8 +109,7 @@ pub(super) fn import(format: &str, value: &str) -> Result<Imported, ManagementEr
                     )));
                 }
                 operations.push(ImportedOperation {
-                    display_name: text(op.get("summary"))
-                        .unwrap_or_else(|| id.clone()),
+                    display_name: text(op.get("summary")).unwrap_or_else(|| id.clone()),
                     id,
                     method: m.to_ascii_uppercase(),
                     url_template: path.clone(),
@@ -153,9 +157,9 @@ mod tests {
         assert_eq!(i.title.as_deref(), Some("Pets"));
         assert_eq!(i.server_url.as_deref(), Some("https://backend.test/v1"));
         let ids: Vec<&str> = i.operations.iter().map(|o| o.id.as_str()).collect();
-        assert_eq!(ids, ["getPet", "listPets", "post-pets"]);
-        assert_eq!(i.operations[0].url_template, "/pets/{id}");
-        assert_eq!(i.operations[2].method, "POST");
+        assert_eq!(ids, ["listPets", "post-pets", "getPet"]);
+        assert_eq!(i.operations[2].url_template, "/pets/{id}");
+        assert_eq!(i.operations[1].method, "POST");
         assert!(import("openapi+json-link", "https://example.test/x.json").is_err());
         assert!(import("openapi", "openapi: 3.0.0").is_err());
         assert!(import("openapi", r#"{"openapi":"3.0.0","paths":{}}"#).is_ok());

@@ -159,7 +159,12 @@ impl Coffer {
                     continue;
                 }
                 match self
-                    .apim_fetch(&snapshot, &url, h.identity_client_id.as_deref(), Some(&h.host_name))
+                    .apim_fetch(
+                        &snapshot,
+                        &url,
+                        h.identity_client_id.as_deref(),
+                        Some(&h.host_name),
+                    )
                     .await
                 {
                     Ok(f) => {
