@@ -100,7 +100,7 @@ impl Env {
             coffer,
             tenant: boot.tenant_id.clone(),
             client_id: boot.client_id.clone(),
-            secret: boot.client_secret.clone().unwrap(),
+            secret: boot.client_secret.unwrap(),
             svc: format!("{rg}/providers/Microsoft.ApiManagement/service/gw"),
             vault_path: format!("{rg}/providers/Microsoft.KeyVault/vaults/dev"),
         }

@@ -710,25 +710,23 @@ impl Coffer {
             .collect();
         refs.extend(doc.entities.key_vault_refs());
         for (what, cid) in refs {
-            match cid {
-                None if !doc.system_identity => {
+            let Some(cid) = cid else {
+                if !doc.system_identity {
                     return Err(invalid_op(format!(
                         "The system-assigned managed identity of API Management service '{}' cannot be turned off: {what} reads its certificate from Key Vault with it. Remove that Key Vault reference first, or keep identity type SystemAssigned (the Azure CLI's 'az apim update' sends no identity unless --enable-managed-identity true is given).",
                         doc.name
                     ))
                     .into());
                 }
-                None => {}
-                Some(cid) => {
-                    if self.apim_read_identity(doc, Some(&cid), "").await.is_err() {
-                        return Err(invalid_op(format!(
-                            "The managed identity with client id '{}' of API Management service '{}' cannot be removed: {what} reads its certificate from Key Vault with it.",
-                            clip(&cid),
-                            doc.name
-                        ))
-                        .into());
-                    }
-                }
+                continue;
+            };
+            if self.apim_read_identity(doc, Some(&cid), "").await.is_err() {
+                return Err(invalid_op(format!(
+                    "The managed identity with client id '{}' of API Management service '{}' cannot be removed: {what} reads its certificate from Key Vault with it.",
+                    clip(&cid),
+                    doc.name
+                ))
+                .into());
             }
         }
         Ok(())
