@@ -306,7 +306,8 @@ async fn entity_routes<'a>(
             Ok(list_of(list.iter().map(|a| api_json(&base, a)).collect()))
         }
         ["apis", _] => {
-            let id = name(1);
+            // `az apim api import --api-revision` names `{id};rev={n}`; revisions are not kept.
+            let id = name(1).split(';').next().unwrap_or_default();
             match r.method {
                 Method::PUT => {
                     let p: ApiPropertiesIn = props(r)?;

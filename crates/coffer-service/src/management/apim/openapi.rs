@@ -1,4 +1,5 @@
-//! Importing an API from an OpenAPI 3 document (`properties.format` + `properties.value`, what
+//! Importing an API from an OpenAPI 3 document, JSON or YAML (`properties.format` +
+//! `properties.value`, what
 //! `az apim api import --specification-format OpenApiJson|OpenApi` sends): the title and
 //! description, the first server's URL as the backend, and one operation per path and method,
 //! named by `operationId` (else derived from method and path, as API Management does). Links are
@@ -43,13 +44,16 @@ pub(super) fn import(format: &str, value: &str) -> Result<Imported, ManagementEr
                 clip(&e.to_string())
             ))
         })?,
-        // YAML 1.2 contains JSON; documents in YAML's own syntax are not read yet.
-        "openapi" => serde_json::from_str(value).map_err(|_| {
-            invalid(
-                "This Coffer instance reads OpenAPI documents in JSON only (YAML syntax is not supported yet): convert the document to JSON and import it with format openapi+json."
-                    .to_owned(),
-            )
-        })?,
+        // What `az apim api import --specification-format OpenApi` sends: YAML (or JSON).
+        "openapi" => match serde_json::from_str(value) {
+            Ok(v) => v,
+            Err(_) => serde_yaml_ng::from_str::<Value>(value).map_err(|e| {
+                invalid(format!(
+                    "The OpenAPI document is not valid YAML: {}.",
+                    clip(&e.to_string())
+                ))
+            })?,
+        },
         l if l.ends_with("-link") => {
             return Err(invalid(format!(
                 "Import format '{}' is not supported: Coffer does not fetch documents from other hosts. Send the document itself (format openapi+json).",
@@ -161,7 +165,14 @@ mod tests {
         assert_eq!(i.operations[2].url_template, "/pets/{id}");
         assert_eq!(i.operations[1].method, "POST");
         assert!(import("openapi+json-link", "https://example.test/x.json").is_err());
-        assert!(import("openapi", "openapi: 3.0.0").is_err());
+        let yaml =
+            "openapi: 3.0.0\ninfo:\n  title: Y\npaths:\n  /a:\n    get:\n      operationId: getA\n";
+        let y = import("openapi", yaml).unwrap();
+        assert_eq!(
+            (y.title.as_deref(), y.operations[0].id.as_str()),
+            (Some("Y"), "getA")
+        );
+        assert!(import("openapi", "openapi: [").is_err());
         assert!(import("openapi", r#"{"openapi":"3.0.0","paths":{}}"#).is_ok());
         assert!(import("openapi+json", r#"{"swagger":"2.0"}"#).is_err());
     }
