@@ -68,15 +68,13 @@ pub(super) async fn route(
 fn service_input(r: &ArmRequest) -> Result<ApimServiceInput, Failure> {
     let b: ApimServiceIn = r.json_or_default()?;
     let props = b.properties.unwrap_or_default();
-    let identity = b.identity.map(|i| {
-        let i = i.unwrap_or_default();
-        ApimIdentityInput {
-            kind: i.kind.unwrap_or_else(|| "None".to_owned()),
-            user_assigned: i
-                .user_assigned_identities
-                .map(|m| m.into_keys().collect())
-                .unwrap_or_default(),
-        }
+    // `"identity": null` changes nothing, like an absent identity (the CLI's whole-resource PUT).
+    let identity = b.identity.flatten().map(|i| ApimIdentityInput {
+        kind: i.kind.unwrap_or_else(|| "None".to_owned()),
+        user_assigned: i
+            .user_assigned_identities
+            .map(|m| m.into_keys().collect())
+            .unwrap_or_default(),
     });
     let hostnames = props.hostname_configurations.map(|list| {
         list.into_iter()

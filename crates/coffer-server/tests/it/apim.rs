@@ -370,3 +370,88 @@ async fn child_entities_carry_etags_and_keys_stay_hidden() {
     let (st, _, _) = a.call("DELETE", &api, None, Some("*")).await;
     assert_eq!(st, 204);
 }
+
+/// Runs `coffer gateway ...` against the server's data directory; returns stdout.
+fn gateway_cli(s: &Server, args: &[&str]) -> String {
+    let dir = s.data_dir().to_str().unwrap().to_owned();
+    let mut all = vec!["gateway"];
+    all.extend_from_slice(args);
+    all.extend(["--data-dir", &dir]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(&all)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "coffer {all:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn the_gateway_cli_verbs() {
+    let s = Server::start();
+    let v: Value = serde_json::from_str(&gateway_cli(&s, &["create", "--name", "gwcli"])).unwrap();
+    assert_eq!(v["properties"]["provisioningState"], "Succeeded");
+    let v: Value = serde_json::from_str(&gateway_cli(
+        &s,
+        &["identity", "--name", "gwcli", "--type", "SystemAssigned"],
+    ))
+    .unwrap();
+    assert!(v["principalId"].as_str().is_some());
+    let spec = s.data_dir().join("spec.json");
+    std::fs::write(
+        &spec,
+        r#"{"openapi":"3.0.0","info":{"title":"T"},"paths":{"/x":{"get":{}}}}"#,
+    )
+    .unwrap();
+    gateway_cli(
+        &s,
+        &[
+            "api",
+            "import",
+            "--name",
+            "gwcli",
+            "--api-id",
+            "t",
+            "--path",
+            "t",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--service-url",
+            "https://backend.test",
+        ],
+    );
+    let list: Value =
+        serde_json::from_str(&gateway_cli(&s, &["api", "list", "--name", "gwcli"])).unwrap();
+    assert_eq!(list[0]["name"], "t");
+    gateway_cli(
+        &s,
+        &[
+            "subscription",
+            "create",
+            "--name",
+            "gwcli",
+            "--sid",
+            "s1",
+            "--scope",
+            "/apis/t",
+        ],
+    );
+    let keys: Value = serde_json::from_str(&gateway_cli(
+        &s,
+        &["subscription", "keys", "--name", "gwcli", "--sid", "s1"],
+    ))
+    .unwrap();
+    assert_eq!(keys["primaryKey"].as_str().unwrap().len(), 32);
+    let table = gateway_cli(&s, &["show", "--name", "gwcli", "--output", "table"]);
+    assert!(
+        table.contains("gwcli.gateway.localhost source=BuiltIn"),
+        "{table}"
+    );
+    gateway_cli(&s, &["delete", "--name", "gwcli"]);
+    let list: Value = serde_json::from_str(&gateway_cli(&s, &["list"])).unwrap();
+    assert_eq!(list, json!([]));
+}
