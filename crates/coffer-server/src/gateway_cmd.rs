@@ -18,14 +18,19 @@ use crate::vault_cmd::Arm;
 pub(crate) enum GatewayCommand {
     /// Create (or replace) a service.
     Create {
+        /// Name of the API Management service.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
+        /// Location name (Coffer's own is local).
         #[arg(long, short = 'l', default_value = "local")]
         location: String,
+        /// Publisher e-mail address.
         #[arg(long, default_value = "admin@contoso.test")]
         publisher_email: String,
+        /// Publisher name.
         #[arg(long, default_value = "Contoso")]
         publisher_name: String,
         /// Give the service a system-assigned identity.
@@ -34,29 +39,37 @@ pub(crate) enum GatewayCommand {
     },
     /// Show a service, with each host name's certificate and status.
     Show {
+        /// Name of the API Management service.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
     },
     /// List services.
     List {
+        /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
     },
     /// Delete a service with its APIs, subscriptions and identity.
     Delete {
+        /// Name of the API Management service.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
     },
     /// Set the identity: None, SystemAssigned, UserAssigned or "SystemAssigned, UserAssigned".
     Identity {
+        /// Name of the API Management service.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
+        /// Host name type (Proxy, Portal, Management, DeveloperPortal, Scm) or identity type.
         #[arg(long = "type")]
         kind: String,
         /// Resource ids of user-assigned identities.
@@ -78,12 +91,16 @@ pub(crate) enum GatewayCommand {
 pub(crate) enum HostnameCommand {
     /// Add or replace a host name (certificate from a vault secret, or an uploaded PFX).
     Set {
+        /// Name of the API Management service.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
+        /// The custom host name (wildcards such as *.contoso.test allowed).
         #[arg(long)]
         host_name: String,
+        /// Host name type (Proxy, Portal, Management, DeveloperPortal, Scm) or identity type.
         #[arg(long = "type", default_value = "Proxy")]
         kind: String,
         /// The vault secret of a certificate, e.g. https://v.vault.localhost:8443/secrets/c/.
@@ -95,19 +112,25 @@ pub(crate) enum HostnameCommand {
         /// A PFX file instead of a vault secret.
         #[arg(long)]
         certificate_file: Option<PathBuf>,
+        /// Password of the PFX file.
         #[arg(long)]
         certificate_password: Option<String>,
+        /// Serve this host name's certificate to clients that send no SNI.
         #[arg(long)]
         default_ssl_binding: bool,
+        /// Ask clients of this host name for a certificate.
         #[arg(long)]
         negotiate_client_certificate: bool,
     },
     /// Remove a host name.
     Remove {
+        /// Name of the API Management service.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
+        /// The custom host name (wildcards such as *.contoso.test allowed).
         #[arg(long)]
         host_name: String,
     },
@@ -115,17 +138,21 @@ pub(crate) enum HostnameCommand {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum ApiCommand {
-    /// Import an API from an OpenAPI 3 JSON document.
+    /// Import an API from an OpenAPI 3 document (JSON or YAML).
     Import {
+        /// Name of the API Management service.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
+        /// The API's id.
         #[arg(long)]
         api_id: String,
         /// URL suffix of the API.
         #[arg(long)]
         path: String,
+        /// The OpenAPI 3 document, JSON or YAML.
         #[arg(long)]
         spec: PathBuf,
         /// Backend URL (default: the document's first server).
@@ -137,8 +164,10 @@ pub(crate) enum ApiCommand {
     },
     /// List APIs.
     List {
+        /// Name of the API Management service.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
     },
@@ -148,24 +177,31 @@ pub(crate) enum ApiCommand {
 pub(crate) enum SubscriptionCommand {
     /// Create a subscription with generated keys.
     Create {
+        /// Name of the API Management service.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
+        /// The subscription's id.
         #[arg(long)]
         sid: String,
         /// /apis, /apis/{id} or /products/{id}.
         #[arg(long, default_value = "/apis")]
         scope: String,
+        /// Display name (default: the id).
         #[arg(long)]
         display_name: Option<String>,
     },
     /// Show a subscription's keys.
     Keys {
+        /// Name of the API Management service.
         #[arg(long, short = 'n')]
         name: String,
+        /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
+        /// The subscription's id.
         #[arg(long)]
         sid: String,
     },
@@ -409,7 +445,13 @@ async fn api(arm: &Arm, cmd: ApiCommand, table: bool) -> Result<()> {
             let rg = group(arm, resource_group);
             let text = std::fs::read_to_string(&spec)
                 .with_context(|| format!("reading {}", spec.display()))?;
-            let mut props = json!({"path": path, "format": "openapi+json", "value": text});
+            // As `az apim api import`: OpenApiJson for JSON, OpenApi (YAML) otherwise.
+            let format = if text.trim_start().starts_with('{') {
+                "openapi+json"
+            } else {
+                "openapi"
+            };
+            let mut props = json!({"path": path, "format": format, "value": text});
             if let Some(u) = service_url {
                 props["serviceUrl"] = u.into();
             }
