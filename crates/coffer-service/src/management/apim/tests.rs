@@ -663,3 +663,79 @@ async fn a_gateways_system_identity_is_a_trusted_service() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn a_user_assigned_identity_reads_by_its_client_id_and_cannot_be_dropped() {
+    let e = env().await;
+    let (uai, _) = e
+        .coffer
+        .put_user_assigned_identity(
+            &e.me,
+            &e.sub,
+            "coffer-rg",
+            "gw-reader",
+            crate::management::ResourceInput {
+                location: Some("local".into()),
+                tags: None,
+            },
+        )
+        .await
+        .unwrap();
+    let user = |kind: &str| ApimServiceInput {
+        identity: Some(ApimIdentityInput {
+            kind: kind.into(),
+            user_assigned: vec![uai.id.clone()],
+        }),
+        ..Default::default()
+    };
+    let v = e
+        .coffer
+        .patch_apim_service(&e.me, &e.sub, "coffer-rg", "gw", user("UserAssigned"))
+        .await
+        .unwrap();
+    assert_eq!(v.identity_type, "UserAssigned");
+    assert_eq!(v.user_identities[0].client_id, uai.client_id);
+    e.vault.put(
+        URL,
+        "application/x-pkcs12",
+        pfx_b64(&["api.contoso.test"], false),
+        "v1",
+    );
+    e.vault.allow(&uai.principal_id);
+    // Without identityClientId the system identity is meant, and it is off.
+    let err = e
+        .set_hosts(vec![proxy("api.contoso.test", URL)])
+        .await
+        .unwrap_err();
+    assert!(message(&err).1.contains("is not enabled"));
+    let mut h = proxy("api.contoso.test", URL);
+    h.identity_client_id = Some(uai.client_id.clone());
+    let v = e.set_hosts(vec![h]).await.unwrap();
+    assert_eq!(
+        v.hostnames[0].identity_client_id.as_deref(),
+        Some(uai.client_id.as_str())
+    );
+    // Dropping that identity would strand the host name.
+    let err = e.set_identity("None").await.unwrap_err();
+    assert!(message(&err).1.contains("cannot be removed"), "{err}");
+    assert_eq!(e.get().await.identity_type, "UserAssigned");
+    // An identity that does not exist is refused.
+    let err = e
+        .coffer
+        .patch_apim_service(
+            &e.me,
+            &e.sub,
+            "coffer-rg",
+            "gw",
+            ApimServiceInput {
+                identity: Some(ApimIdentityInput {
+                    kind: "UserAssigned".into(),
+                    user_assigned: vec![format!("{}x", uai.id)],
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(message(&err).1.contains("does not exist"));
+}
