@@ -88,6 +88,9 @@ fn render(r: &DoctorReport) -> String {
     if let Some(s) = r.status {
         out.push_str(&format!("status:    {s}\n"));
     }
+    if let Some(g) = &r.gateway {
+        out.push_str(&format!("gateway:   {g}\n"));
+    }
     if r.findings.is_empty() {
         out.push_str("\nNo check fails: the vault would allow this request now.\n");
     }

@@ -9,6 +9,7 @@ mod diag_cmd;
 mod doctor_cmd;
 mod env_cmd;
 mod fsutil;
+mod gateway_cmd;
 mod gateway_glue;
 mod listen;
 mod logs_cmd;
@@ -64,6 +65,13 @@ enum Command {
     Vault {
         #[command(subcommand)]
         command: vault_cmd::VaultCommand,
+        #[command(flatten)]
+        common: ad_cmd::Common,
+    },
+    /// API Management services (gateways): create, show, host names, APIs, subscriptions.
+    Gateway {
+        #[command(subcommand)]
+        command: gateway_cmd::GatewayCommand,
         #[command(flatten)]
         common: ad_cmd::Common,
     },
@@ -243,6 +251,7 @@ fn main() -> ExitCode {
         Command::Ad { command, common } => rt.block_on(ad_cmd::run_ad(command, common)),
         Command::Identity { command, common } => rt.block_on(ad_cmd::run_identity(command, common)),
         Command::Vault { command, common } => rt.block_on(vault_cmd::run(command, common)),
+        Command::Gateway { command, common } => rt.block_on(gateway_cmd::run(command, common)),
         Command::Logs { args, common } => rt.block_on(logs_cmd::run(args, common)),
         Command::Doctor { args, common } => rt.block_on(doctor_cmd::run(args, common)),
         Command::Env(args) => env_cmd::run_env(&args),

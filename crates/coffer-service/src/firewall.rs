@@ -89,12 +89,34 @@ impl Coffer {
 
     /// Whether the caller is flagged as a trusted service. Only a token of the principal itself
     /// counts: a user calling through a trusted application is not the application.
+    /// The system-assigned identity of an API Management service counts without a flag, decided
+    /// from the identity record (a token's claims alone prove nothing about its owner).
     pub(crate) async fn is_trusted_service(&self, p: &Principal) -> Result<bool, ServiceError> {
-        Ok(self
+        if self
             .store
             .get_doc(TRUSTED_SERVICE, &trusted_key(&p.tenant_id, &p.object_id))
             .await?
-            .is_some())
+            .is_some()
+        {
+            return Ok(true);
+        }
+        for d in self.store.list_docs(MANAGED_IDENTITY).await? {
+            let mi: ManagedIdentityDoc = serde_json::from_slice(&d.body)?;
+            if mi.system
+                && mi.tenant_id.eq_ignore_ascii_case(&p.tenant_id)
+                && mi.principal_id.eq_ignore_ascii_case(&p.object_id)
+                && p.app_id
+                    .as_deref()
+                    .is_some_and(|a| a.eq_ignore_ascii_case(&mi.client_id))
+                && mi
+                    .resource_id
+                    .to_ascii_lowercase()
+                    .contains("/providers/microsoft.apimanagement/service/")
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The service principal or managed identity with object id `object_id` in the caller's

@@ -14,7 +14,6 @@ impl Coffer {
         let _ = self.gateway.reader.set(reader);
     }
 
-    #[allow(dead_code)] // until the API Management provider reads certificates
     pub(crate) fn vault_reader(&self) -> Option<&Arc<dyn VaultReader>> {
         self.gateway.reader.get()
     }
@@ -25,16 +24,21 @@ impl Coffer {
         self.gateway.changes.subscribe()
     }
 
-    #[allow(dead_code)] // until the API Management provider writes records
     pub(crate) fn gateway_changed(&self) {
         self.gateway.changes.send_modify(|g| *g += 1);
     }
 
     /// The configuration every gateway of this instance serves, built from the records.
     pub async fn gateway_config(&self) -> Result<GatewayConfig, ServiceError> {
+        // The generation is read first: a write racing this read bumps it again afterwards.
+        let generation = *self.gateway.changes.borrow();
+        let services = self
+            .apim_gateway_services()
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         Ok(GatewayConfig {
-            generation: *self.gateway.changes.borrow(),
-            services: Vec::new(),
+            generation,
+            services,
         })
     }
 
@@ -42,7 +46,9 @@ impl Coffer {
     /// id; a new version replaces the old one, a failure keeps the old one and records why.
     /// Returns whether anything a gateway serves changed.
     pub async fn refresh_gateway_certificates(&self) -> Result<bool, ServiceError> {
-        Ok(false)
+        self.refresh_all_apim()
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 }
 

@@ -60,6 +60,7 @@ pub use keys::{
     KeyView, LifetimeAction, ReleasePolicy, RotationPolicy,
 };
 pub use managed_identity::{MiError, MiToken, MiTokenRequest};
+pub use management::apim;
 pub use management::{
     AUDIT_EVENTS_NAMESPACE, AccessPolicyInput, AccessPolicyUpdate, BOOTSTRAP_IDENTITY,
     BootstrapIdentity, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, DIAGNOSTIC_SETTING_TYPE,

@@ -234,7 +234,11 @@ impl Coffer {
         self.mint_mi_token(&doc, resource)
     }
 
-    fn mint_mi_token(&self, doc: &ManagedIdentityDoc, resource: &str) -> Result<MiToken, MiError> {
+    pub(crate) fn mint_mi_token(
+        &self,
+        doc: &ManagedIdentityDoc,
+        resource: &str,
+    ) -> Result<MiToken, MiError> {
         let audience = self.resource_audience(resource).ok_or_else(|| {
             MiError::UnknownResource(format!(
                 "AADSTS500011: The resource principal named {} was not found in the tenant named {}. This instance issues tokens for {}, {} and {}.",

@@ -46,6 +46,11 @@ impl ArmError {
             ManagementError::Conflict { code, message } => {
                 Self::new(StatusCode::CONFLICT, code, message)
             }
+            ManagementError::PreconditionFailed { message } => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "PreconditionFailed",
+                message,
+            ),
             ManagementError::Service(e) => Self::from_service(e, settings),
             ManagementError::Internal(m) => Self::internal(&m),
         }

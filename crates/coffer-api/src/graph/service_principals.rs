@@ -108,11 +108,11 @@ fn service_principal_json(s: &ServicePrincipalView) -> Value {
         "id": s.object_id,
         "deletedDateTime": null,
         "accountEnabled": true,
-        "alternativeNames": [],
+        "alternativeNames": alternative_names(s),
         "appDisplayName": s.display_name,
         "appDescription": null,
         "appId": s.app_id,
-        "appOwnerOrganizationId": s.tenant_id,
+        "appOwnerOrganizationId": if s.principal_type == "ManagedIdentity" { Value::Null } else { s.tenant_id.clone().into() },
         "appRoleAssignmentRequired": false,
         "createdDateTime": s.created.map_or(Value::Null, iso),
         "description": null,
@@ -120,7 +120,7 @@ fn service_principal_json(s: &ServicePrincipalView) -> Value {
         "homepage": null,
         "notes": null,
         "servicePrincipalNames": [s.app_id],
-        "servicePrincipalType": "Application",
+        "servicePrincipalType": s.principal_type,
         "signInAudience": "AzureADMyOrg",
         "tags": [],
         "appRoles": [],
@@ -129,4 +129,20 @@ fn service_principal_json(s: &ServicePrincipalView) -> Value {
         "passwordCredentials": [],
         "replyUrls": [],
     })
+}
+
+/// A managed identity's `alternativeNames`: whether it is user-assigned, and its ARM id.
+fn alternative_names(s: &ServicePrincipalView) -> Vec<String> {
+    match &s.resource_id {
+        Some(r) => {
+            let user = r
+                .to_ascii_lowercase()
+                .contains("/providers/microsoft.managedidentity/userassignedidentities/");
+            vec![
+                format!("isExplicit={}", if user { "True" } else { "False" }),
+                r.clone(),
+            ]
+        }
+        None => Vec::new(),
+    }
 }

@@ -142,6 +142,7 @@ pub(super) async fn doctor(
         caller: report.caller,
         address: report.address,
         status: report.status,
+        gateway: report.gateway,
         findings: report
             .findings
             .into_iter()

@@ -1,7 +1,8 @@
 //! The ARM-shaped management API on `management.<domain>`, one module per resource provider:
 //! `resources` (cloud metadata, subscriptions, tenants, locations, resource providers, resource
 //! groups, the generic resource listing: `Microsoft.Resources`), `identities`
-//! (`Microsoft.ManagedIdentity`) and `keyvault` (`Microsoft.KeyVault`), all on the
+//! (`Microsoft.ManagedIdentity`), `keyvault` (`Microsoft.KeyVault`) and `apim`
+//! (`Microsoft.ApiManagement`), all on the
 //! request toolkit of `toolkit`. Path segments are matched case-insensitively (clients spell
 //! `resourceGroups` and `resourcegroups`), names keep the spelling they were created with, every
 //! call but the metadata needs a token for the management resource, and errors use ARM's
@@ -9,6 +10,7 @@
 //!
 //! A new provider is a new module with a `route` function and one arm in [`provider_route`].
 
+mod apim;
 mod diagnostics;
 mod identities;
 mod keyvault;
@@ -30,7 +32,7 @@ use crate::error::arm::ArmError;
 use toolkit::{ArmRequest, Failure};
 
 /// What the `NotFound` of an unknown path says this instance serves.
-const SERVED: &str = "subscriptions, tenants, resource groups, resource providers, resources, and Microsoft.ManagedIdentity and Microsoft.KeyVault resources";
+const SERVED: &str = "subscriptions, tenants, resource groups, resource providers, resources, and Microsoft.ManagedIdentity, Microsoft.KeyVault and Microsoft.ApiManagement resources";
 
 pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
     match handle_inner(&app, req).await {
@@ -146,6 +148,7 @@ async fn provider_route(
     match namespace {
         "microsoft.managedidentity" => identities::route(app, caller, r, scope).await,
         "microsoft.keyvault" => keyvault::route(app, caller, r, scope).await,
+        "microsoft.apimanagement" => apim::route(app, caller, r, scope).await,
         _ => Err(no_route(r).into()),
     }
 }

@@ -162,6 +162,11 @@ impl ArmRequest {
         Ok(Paging { top, after })
     }
 
+    /// A request header as text, if present and text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     /// Whether the request carries `If-Match`.
     pub(crate) fn has_if_match(&self) -> bool {
         self.headers.contains_key(http::header::IF_MATCH)

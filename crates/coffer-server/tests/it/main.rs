@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod apim;
 mod audit;
 mod certificates;
 mod cli;

@@ -6,6 +6,7 @@
 //! subscription's tenant before it touches the store), resource-group look-ups and the common
 //! validation of locations and tags. A new provider is a new file plus a line in [`PROVIDERS`].
 
+pub mod apim;
 mod identities;
 mod keyvault;
 mod resources;
@@ -55,11 +56,7 @@ pub(crate) struct Provider {
 const PROVIDERS: &[&Provider] = &[
     &identities::PROVIDER,
     &keyvault::PROVIDER,
-    // Listed before its resources are served, so clients never try to register it.
-    &Provider {
-        namespace: "Microsoft.ApiManagement",
-        resource_types: &["service"],
-    },
+    &apim::PROVIDER,
     &resources::PROVIDER,
 ];
 
@@ -89,6 +86,9 @@ pub enum ManagementError {
     /// The request clashes with the resource's state.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// `If-Match` named another version of the entity than the current one.
+    #[error("{message}")]
+    PreconditionFailed { message: String },
     /// A use case shared with the data plane failed; its own kind decides the answer.
     #[error(transparent)]
     Service(ServiceError),

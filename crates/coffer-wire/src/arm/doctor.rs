@@ -40,4 +40,7 @@ pub struct DoctorReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     pub findings: Vec<DoctorFinding>,
+    /// For a gateway's refused certificate read: which service, identity and secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! Azure Resource Manager bodies, one module per resource provider: the generic shapes every
 //! provider shares (lists with `nextLink`, the `location`/`tags` of a tracked resource) live here.
 
+pub mod apim;
 pub mod doctor;
 pub mod identity;
 pub mod insights;

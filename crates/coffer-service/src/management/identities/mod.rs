@@ -160,7 +160,7 @@ impl Coffer {
             .collect()
     }
 
-    async fn identity_doc(
+    pub(crate) async fn identity_doc(
         &self,
         resource_id: &str,
     ) -> Result<Option<(ManagedIdentityDoc, u64)>, ManagementError> {

@@ -40,6 +40,8 @@ pub struct DoctorReport {
     /// The logged status, when diagnosing a logged request.
     pub status: Option<u16>,
     pub findings: Vec<Finding>,
+    /// For a gateway's refused certificate read: which service, identity and secret.
+    pub gateway: Option<String>,
 }
 
 /// The attributes every object family keeps in its version metadata.
@@ -48,6 +50,22 @@ struct Lifetime {
     enabled: bool,
     nbf: Option<i64>,
     exp: Option<i64>,
+}
+
+/// The vault name of a secret URL (`https://<vault>.vault.<domain>/secrets/...`).
+fn vault_of_url(url: &str) -> &str {
+    url.trim_start_matches("https://")
+        .split(['.', '/', ':'])
+        .next()
+        .unwrap_or_default()
+}
+
+/// The secret name of a secret URL.
+fn secret_of_url(url: &str) -> Option<String> {
+    let path = url.trim_start_matches("https://").split_once('/')?.1;
+    let mut segs = path.split('/');
+    (segs.next()? == "secrets").then_some(())?;
+    segs.next().filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 fn bad(m: String) -> ManagementError {
@@ -90,18 +108,55 @@ impl Coffer {
         let mut principal: Option<Principal> = None;
         let mut token_error: Option<String> = None;
         let mut throttled: Option<(String, u64, bool)> = None;
+        // A gateway's refused certificate read is recorded by the gateway too, so it can be
+        // explained with the vault's audit log off.
+        let gateway_failure = match &req.request_id {
+            Some(id) => self
+                .apim_failure_by_request_id(id)
+                .await?
+                .filter(|(_, f)| vault_of_url(&f.secret_url).eq_ignore_ascii_case(&doc.name)),
+            None => None,
+        };
+        let gateway = gateway_failure.as_ref().map(|(svc, f)| {
+            format!(
+                "API Management service '{svc}' read secret {} with its {} identity (clientId {}, objectId {}); the vault answered {}.",
+                f.secret_url,
+                f.identity_type,
+                f.client_id,
+                f.object_id,
+                f.status.map_or_else(|| "nothing".to_owned(), |s| s.to_string())
+            )
+        });
         if let Some(id) = &req.request_id {
-            let log = self.audit_log().ok_or_else(|| ManagementError::Conflict {
-                code: "AuditLogNotConfigured",
-                message: "This Coffer instance keeps no audit log, so requests cannot be looked up by id.".to_owned(),
-            })?;
-            let logged = log
-                .find_request(id)
-                .await
-                .map_err(|e| ManagementError::from(ServiceError::Internal(e.to_string())))?
-                .filter(|l| l.vault.eq_ignore_ascii_case(&doc.name))
-                .ok_or_else(|| {
-                    ManagementError::from(ServiceError::NotFound {
+            let logged = match self.audit_log() {
+                Some(log) => log
+                    .find_request(id)
+                    .await
+                    .map_err(|e| ManagementError::from(ServiceError::Internal(e.to_string())))?
+                    .filter(|l| l.vault.eq_ignore_ascii_case(&doc.name)),
+                None => None,
+            };
+            let logged = match (logged, &gateway_failure) {
+                (Some(l), _) => Some(l),
+                (None, Some((_, f))) => {
+                    principal = Some(Principal {
+                        tenant_id: doc.tenant_id.clone(),
+                        object_id: f.object_id.clone(),
+                        app_id: Some(f.client_id.clone()),
+                        issuer: String::new(),
+                    });
+                    status = f.status;
+                    object = object.or_else(|| secret_of_url(&f.secret_url));
+                    None
+                }
+                (None, None) if self.audit_log().is_none() => {
+                    return Err(ManagementError::Conflict {
+                        code: "AuditLogNotConfigured",
+                        message: "This Coffer instance keeps no audit log, so requests cannot be looked up by id.".to_owned(),
+                    });
+                }
+                (None, None) => {
+                    return Err(ManagementError::from(ServiceError::NotFound {
                         message: format!(
                             "No audit record of request '{}' exists for vault '{}'. Is its diagnostic setting on (coffer vault diagnostics set --name {})?",
                             id.chars().take(64).collect::<String>(),
@@ -109,37 +164,40 @@ impl Coffer {
                             doc.name
                         ),
                         code: "AuditRecordNotFound",
-                    })
-                })?;
-            let e = logged.event;
-            if let Some(o) = VaultOp::ALL
-                .iter()
-                .find(|o| o.audit_name() == e.operation_name)
-            {
-                op = *o;
-            }
-            status = Some(e.properties.http_status_code);
-            let injected = e
-                .properties
-                .deny_reason
-                .as_ref()
-                .is_some_and(|d| d.id == "InjectedFault");
-            throttled = match &e.properties.throttling {
-                Some(t) => Some((t.limit.clone(), t.retry_after_seconds, injected)),
-                None if injected => Some((String::new(), 1, true)),
-                None => None,
+                    }));
+                }
             };
-            address = address.or_else(|| e.caller_ip_address.parse().ok());
-            object = object.or_else(|| object_of(&e.properties.request_uri));
-            if e.properties.http_status_code == 401 {
-                token_error = Some(e.result_description.unwrap_or_default());
-            } else if let Some(claim) = e.identity.map(|i| i.claim) {
-                principal = Some(Principal {
-                    tenant_id: claim.tid.unwrap_or_else(|| doc.tenant_id.clone()),
-                    object_id: claim.oid.unwrap_or_default(),
-                    app_id: claim.appid,
-                    issuer: String::new(),
-                });
+            if let Some(logged) = logged {
+                let e = logged.event;
+                if let Some(o) = VaultOp::ALL
+                    .iter()
+                    .find(|o| o.audit_name() == e.operation_name)
+                {
+                    op = *o;
+                }
+                status = Some(e.properties.http_status_code);
+                let injected = e
+                    .properties
+                    .deny_reason
+                    .as_ref()
+                    .is_some_and(|d| d.id == "InjectedFault");
+                throttled = match &e.properties.throttling {
+                    Some(t) => Some((t.limit.clone(), t.retry_after_seconds, injected)),
+                    None if injected => Some((String::new(), 1, true)),
+                    None => None,
+                };
+                address = address.or_else(|| e.caller_ip_address.parse().ok());
+                object = object.or_else(|| object_of(&e.properties.request_uri));
+                if e.properties.http_status_code == 401 {
+                    token_error = Some(e.result_description.unwrap_or_default());
+                } else if let Some(claim) = e.identity.map(|i| i.claim) {
+                    principal = Some(Principal {
+                        tenant_id: claim.tid.unwrap_or_else(|| doc.tenant_id.clone()),
+                        object_id: claim.oid.unwrap_or_default(),
+                        app_id: claim.appid,
+                        issuer: String::new(),
+                    });
+                }
             }
         } else if let Some(t) = &req.token {
             match self.authenticate(Some(&format!("Bearer {}", t.trim())), &doc) {
@@ -203,6 +261,7 @@ impl Coffer {
             address: address.map(|a| a.to_string()),
             status,
             findings,
+            gateway,
         })
     }
 
