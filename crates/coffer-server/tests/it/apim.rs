@@ -1,9 +1,9 @@
 //! API Management services as ARM resources (`Microsoft.ApiManagement/service`), over HTTPS:
 //! create, the built-in host name, the seed's refusal with the identity off, the identity's
 //! service principal in Graph, the CLI's whole-resource PUT keeping the identity, child entities
-//! with ETags and hidden keys, delete. The steps that read the vault certificate need the
-//! server's HTTPS vault reader (the gateway runtime's work); they are `#[ignore]`d until it is
-//! in the binary.
+//! with ETags and hidden keys, delete, and the seed's Forbidden refusal read from the vault over
+//! the server's own HTTPS data plane. The whole story with serving and rotation is in
+//! `gateway_seed.rs`.
 
 use serde_json::{Value, json};
 
@@ -226,7 +226,6 @@ async fn services_hostnames_identity_and_the_seeds_first_refusal() {
 }
 
 #[tokio::test]
-#[ignore = "needs the server's HTTPS VaultReader from the gateway runtime branch"]
 async fn the_seed_forbidden_then_the_access_policy() {
     let s = Server::start();
     let a = Arm::new(&s).await;

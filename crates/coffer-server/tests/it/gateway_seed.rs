@@ -91,7 +91,11 @@ async fn connect(port: u16, sni: &str) -> std::io::Result<(Tls, String)> {
 }
 
 fn thumbprint(der: &[u8]) -> String {
-    hex::encode_upper(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der))
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }
 
 /// One keep-alive HTTP/1.1 request on `c`: status and body.
@@ -264,7 +268,9 @@ impl Env {
             .await;
         assert!(st == 202 || st == 200, "{st} {op}");
         for _ in 0..50 {
-            let (st, cert) = self.vault("GET", &format!("/certificates/{name}"), json!({})).await;
+            let (st, cert) = self
+                .vault("GET", &format!("/certificates/{name}"), json!({}))
+                .await;
             if st == 200 && cert["x5t"].is_string() {
                 let der = base64::Engine::decode(
                     &base64::engine::general_purpose::STANDARD,
@@ -294,7 +300,10 @@ impl Env {
 }
 
 fn message(v: &Value) -> String {
-    v["error"]["message"].as_str().unwrap_or_default().to_owned()
+    v["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn served_thumbprint(svc: &Value, host: &str) -> Option<String> {
@@ -381,7 +390,10 @@ async fn the_seed_scenario_from_refusal_to_a_served_and_rotated_custom_domain() 
     assert_eq!(st, 200, "{body}");
     let (st, done) = e.set_hostnames(&[(HOST, &secret_url)]).await;
     assert_eq!(st, 200, "{done}");
-    assert_eq!(served_thumbprint(&done, HOST).as_deref(), Some(first.as_str()));
+    assert_eq!(
+        served_thumbprint(&done, HOST).as_deref(),
+        Some(first.as_str())
+    );
 
     // 5. An API in front of a backend, served on the custom domain with the vault's certificate.
     let b = backend().await;
@@ -480,17 +492,25 @@ async fn the_seed_scenario_from_refusal_to_a_served_and_rotated_custom_domain() 
     for t in load {
         t.await.unwrap();
     }
-    assert!(swapped, "the new certificate version is served after a poll");
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "no request failed during the swap");
+    assert!(
+        swapped,
+        "the new certificate version is served after a poll"
+    );
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "no request failed during the swap"
+    );
     assert!(done_requests.load(Ordering::Relaxed) > 20);
     let (_, shown) = e.arm("GET", &e.svc(), APIM, json!({})).await;
-    assert_eq!(served_thumbprint(&shown, HOST).as_deref(), Some(second.as_str()));
+    assert_eq!(
+        served_thumbprint(&shown, HOST).as_deref(),
+        Some(second.as_str())
+    );
 
     // 8. The vault firewall: Deny with the bypass for trusted services admits the gateway's
     // identity (its reads come from loopback, which no rule names); bypass None refuses it.
-    let fw = |bypass: &str| {
-        json!({"properties": {"networkAcls": {"defaultAction": "Deny", "bypass": bypass, "ipRules": []}}})
-    };
+    let fw = |bypass: &str| json!({"properties": {"networkAcls": {"defaultAction": "Deny", "bypass": bypass, "ipRules": []}}});
     let (st, body) = e.arm("PATCH", &e.dev(), KV, fw("AzureServices")).await;
     assert_eq!(st, 200, "{body}");
     let (st, ok) = e

@@ -15,6 +15,7 @@ mod durability;
 mod firewall;
 mod first_start;
 mod gateway_runtime;
+mod gateway_seed;
 mod hostile;
 mod hostile_conn;
 mod hostile_http;
