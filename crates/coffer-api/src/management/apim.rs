@@ -212,6 +212,13 @@ fn service_json(v: &ApimServiceView) -> Value {
             .collect::<serde_json::Map<_, _>>()
             .into();
     }
+    // A service without identity shows none at all, as API Management does: the CLI's
+    // `--enable-managed-identity true` adds one only when GET showed none.
+    let identity = if v.identity_type == "None" {
+        Value::Null
+    } else {
+        identity
+    };
     json!({
         "id": v.id,
         "name": v.name,
