@@ -418,13 +418,12 @@ async fn the_seed_scenario_from_refusal_to_a_served_and_rotated_custom_domain() 
     assert!(st == 200 || st == 201, "{st} {op}");
     let mut served = None;
     for _ in 0..50 {
-        if let Ok((mut c, thumb)) = connect(port, HOST).await {
-            if thumb == first {
-                if let Ok((200, body)) = request(&mut c, port, "/echo/hello?x=1").await {
-                    served = Some(body);
-                    break;
-                }
-            }
+        if let Ok((mut c, thumb)) = connect(port, HOST).await
+            && thumb == first
+            && let Ok((200, body)) = request(&mut c, port, "/echo/hello?x=1").await
+        {
+            served = Some(body);
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -458,7 +457,7 @@ async fn the_seed_scenario_from_refusal_to_a_served_and_rotated_custom_domain() 
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 // Every tenth request opens a new connection; the others reuse the open one.
-                if n % 10 == 0 {
+                if n.is_multiple_of(10) {
                     conn = connect(port, HOST).await.ok().map(|(c, _)| c);
                 }
                 let ok = match conn.as_mut() {
@@ -478,11 +477,11 @@ async fn the_seed_scenario_from_refusal_to_a_served_and_rotated_custom_domain() 
     assert_ne!(second, first);
     let mut swapped = false;
     for _ in 0..100 {
-        if let Ok((_, t)) = connect(port, HOST).await {
-            if t == second {
-                swapped = true;
-                break;
-            }
+        if let Ok((_, t)) = connect(port, HOST).await
+            && t == second
+        {
+            swapped = true;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
