@@ -275,6 +275,7 @@ impl Coffer {
             })
             .collect();
         out.extend(self.identity_resources(&sub.id, rg).await?);
+        out.extend(self.apim_resources(&sub.id, rg).await?);
         out.sort_by_key(|r| r.id.to_ascii_lowercase());
         Ok(out)
     }
@@ -458,6 +459,9 @@ impl Coffer {
             }];
             // Every provider removes what it keeps in the group, in the same batch.
             writes.extend(self.identity_deletes_in(&sub.id, rg).await?);
+            let gateways = self.apim_deletes_in(&sub.id, rg).await?;
+            let any_gateway = !gateways.is_empty();
+            writes.extend(gateways);
             let (vault_writes, purged) = self.vault_deletes_in(&sub.id, rg).await?;
             writes.extend(vault_writes);
             match self.store.write_docs(writes).await {
@@ -466,6 +470,9 @@ impl Coffer {
                         self.purge_vault_objects(&doc).await?;
                     }
                     self.forget_all_vaults();
+                    if any_gateway {
+                        self.gateway_changed();
+                    }
                     return Ok(());
                 }
                 // Something in it changed meanwhile: look again.

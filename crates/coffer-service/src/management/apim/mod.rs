@@ -611,6 +611,52 @@ impl Coffer {
         Ok(true)
     }
 
+    /// Services of a subscription (or group) as generic resources, for `GET .../resources`.
+    pub(in crate::management) async fn apim_resources(
+        &self,
+        subscription: &str,
+        rg: Option<&str>,
+    ) -> Result<Vec<crate::GenericResourceView>, ManagementError> {
+        Ok(self
+            .apim_docs()
+            .await?
+            .into_iter()
+            .filter(|(d, _)| {
+                d.subscription_id.eq_ignore_ascii_case(subscription)
+                    && rg.is_none_or(|rg| d.resource_group.eq_ignore_ascii_case(rg))
+            })
+            .map(|(d, _)| crate::GenericResourceView {
+                id: d.id,
+                name: d.name,
+                kind: APIM_SERVICE_TYPE.to_owned(),
+                location: d.location,
+                tags: d.tags,
+            })
+            .collect())
+    }
+
+    /// Deletes of every service in a resource group, for the group's own delete (their system
+    /// identities go with the group's identities, their children with their records).
+    pub(in crate::management) async fn apim_deletes_in(
+        &self,
+        subscription: &str,
+        rg: &str,
+    ) -> Result<Vec<DocWrite>, ManagementError> {
+        Ok(self
+            .apim_docs()
+            .await?
+            .into_iter()
+            .filter(|(d, _)| {
+                d.subscription_id.eq_ignore_ascii_case(subscription)
+                    && d.resource_group.eq_ignore_ascii_case(rg)
+            })
+            .map(|(d, _)| DocWrite::Delete {
+                kind: APIM_SERVICE.to_owned(),
+                id: doc_key(&d.id),
+            })
+            .collect())
+    }
+
     /// Whether a service name is free (names are global, as host names are).
     pub async fn apim_name_available(&self, name: &str) -> Result<bool, ManagementError> {
         Ok(!self

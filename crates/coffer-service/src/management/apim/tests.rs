@@ -739,3 +739,32 @@ async fn a_user_assigned_identity_reads_by_its_client_id_and_cannot_be_dropped()
         .unwrap_err();
     assert!(message(&err).1.contains("does not exist"));
 }
+
+#[tokio::test]
+async fn services_are_generic_resources_and_go_with_their_group() {
+    let e = env().await;
+    let listed = e
+        .coffer
+        .list_resources(&e.me, &e.sub, Some("coffer-rg"))
+        .await
+        .unwrap();
+    let gw = listed
+        .iter()
+        .find(|r| r.kind == "Microsoft.ApiManagement/service")
+        .expect("the service is listed");
+    assert_eq!(gw.name, "gw");
+    let id = e.get().await.id;
+    e.set_identity("SystemAssigned").await.unwrap();
+    e.coffer
+        .delete_resource_group(&e.me, &e.sub, "coffer-rg")
+        .await
+        .unwrap();
+    assert!(matches!(
+        e.coffer
+            .get_apim_service(&e.me, &e.sub, "coffer-rg", "gw")
+            .await,
+        Err(ManagementError::NotFound { .. })
+    ));
+    assert!(e.coffer.system_identity(&id).await.unwrap().is_none());
+    assert!(e.coffer.gateway_config().await.unwrap().services.is_empty());
+}
