@@ -6,11 +6,12 @@
 # wrk runs in a private mount namespace (unshare -m) whose /etc/hosts maps test.example to
 # loopback, so it sends real SNI and Host test.example; the gateway serves that name by SNI.
 #
-# TODO(gateway management on main): the gateway side runs the runtime alone
-# (crates/coffer-gateway/examples/gateway_bench.rs: the same Gateway::handshake and proxy as
-# `coffer serve`, one open API at the root, without serve's connection limits). Once the
-# Microsoft.ApiManagement provider is on main, configure a service, a custom hostname with a
-# vault certificate and an API through the management API and measure `coffer serve` itself.
+# GATEWAY=serve (the default) measures `coffer serve` itself: a fresh instance with an API
+# Management service configured through its management API (`coffer gateway ...`): the custom
+# host name test.example with the same certificate uploaded as a PFX, and an open API `api` in
+# front of the backend. GATEWAY=runtime measures the runtime alone
+# (crates/coffer-gateway/examples/gateway_bench.rs: the same Gateway::handshake and proxy, one
+# open API at the root, without serve's connection limits), to tell the two apart.
 #
 # CAVEAT: wrk, the proxies and the backend share the machine's cores (and the machine may be busy
 # with other work); compare the figures of one run only.
@@ -28,8 +29,14 @@ if [ ${#MISSING[@]} -gt 0 ]; then  # policy-rc.d keeps Debian from starting the 
   M=0; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; M=1; }
   apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${MISSING[@]}" >/dev/null
   [ $M = 1 ] && rm -f /usr/sbin/policy-rc.d; fi
-log "building the gateway runtime (release)"
-cargo build --release --locked -p coffer-gateway --example gateway_bench >&2
+GATEWAY=${GATEWAY:-serve}
+if [ "$GATEWAY" = serve ]; then
+  COFFER="$TARGET/release/coffer"
+  [ -x "$COFFER" ] || { log "building the release binary"; cargo build --release --locked -p coffer-server >&2; }
+else
+  log "building the gateway runtime (release)"
+  cargo build --release --locked -p coffer-gateway --example gateway_bench >&2
+fi
 
 W=$(mktemp -d /tmp/gateway-bench.XXXXXX); PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -76,8 +83,25 @@ backend be
 CONF
   haproxy -db -f "$W/haproxy.cfg" >"$W/haproxy.log" 2>&1 & PIDS+=($!)
 fi
-RUST_LOG=warn "$BIN" "127.0.0.1:$GW" test.example "$W/cert.pem" "$W/key.pem" "http://127.0.0.1:$BE" >"$W/gw.out" 2>"$W/gw.err" & PIDS+=($!)
-GWPID=$!
+if [ "$GATEWAY" = serve ]; then
+  COFFER_LOG=warn "$COFFER" serve --data-dir "$W/coffer" --listen "127.0.0.1:$GW" --limits off >"$W/gw.out" 2>"$W/gw.err" & PIDS+=($!)
+  GWPID=$!
+  for _ in $(seq 300); do grep -q ready "$W/gw.out" 2>/dev/null && break; sleep 0.05; done
+  grep -q ready "$W/gw.out" || { log "coffer did not start"; cat "$W/gw.err" >&2; exit 1; }
+  openssl pkcs12 -export -inkey "$W/key.pem" -in "$W/cert.pem" -passout pass:bench -out "$W/cert.pfx" 2>/dev/null
+  printf '{"openapi":"3.0.1","info":{"title":"bench","version":"1"},"paths":{"/secret":{"get":{"operationId":"secret","responses":{"200":{"description":"ok"}}}}}}' >"$W/spec.json"
+  export COFFER_DATA_DIR="$W/coffer"
+  "$COFFER" gateway create --name bench >/dev/null
+  "$COFFER" gateway hostname set --name bench --host-name test.example --certificate-file "$W/cert.pfx" --certificate-password bench >/dev/null
+  "$COFFER" gateway api import --name bench --api-id api --path api --spec "$W/spec.json" \
+    --service-url "http://127.0.0.1:$BE" --subscription-required false >/dev/null
+  RUNTIME="coffer serve (service configured through the management API)"
+else
+  RUST_LOG=warn "$BIN" "127.0.0.1:$GW" test.example "$W/cert.pem" "$W/key.pem" "http://127.0.0.1:$BE" >"$W/gw.out" 2>"$W/gw.err" & PIDS+=($!)
+  GWPID=$!
+  RUNTIME="coffer-gateway example gateway_bench"
+fi
+export RUNTIME
 sni() { curl -sk --resolve "test.example:$1:127.0.0.1" -o /dev/null -w '%{http_code}' "https://test.example:$1/api/secret" || true; }
 for _ in $(seq 100); do [ "$(sni "$NGX")$(sni "$GW")" = 200200 ] && break; sleep 0.1; done
 [ "$(sni "$GW")" = 200 ] || { log "the gateway does not answer"; cat "$W/gw.err" >&2; exit 1; }
@@ -119,7 +143,7 @@ if nginx["req_per_s"]:
     gw["ratio_rps_vs_nginx"] = round(gw["req_per_s"] / nginx["req_per_s"], 3)
 if nginx["p99_ms"] and gw["p99_ms"]:
     gw["ratio_p99_vs_nginx"] = round(gw["p99_ms"] / nginx["p99_ms"], 3)
-gw["runtime"] = "coffer-gateway example gateway_bench (see the script header)"
+gw["runtime"] = os.environ.get("RUNTIME", "")
 print(json.dumps({"proxy": "coffer-gateway", **gw, **common}))
 print(json.dumps({"proxy": "nginx", "workers": int(workers), **nginx, **common}))
 if hap == "1":
