@@ -24,17 +24,22 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// Headers that belong to one hop only (RFC 9110 §7.6.1), besides those `Connection` names.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+/// Parsed once: turning a `&str` into a header name on every request was a visible share of a
+/// proxied request's instructions.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 pub(crate) async fn handle<B>(
     snapshot: &Compiled,
@@ -205,7 +210,7 @@ where
     }
     let ip = peer.ip().to_canonical().to_string();
     let xff = match headers
-        .get("x-forwarded-for")
+        .get(&X_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.trim().is_empty())
     {
@@ -213,13 +218,13 @@ where
         None => ip,
     };
     if let Ok(v) = HeaderValue::from_str(&xff) {
-        headers.insert("x-forwarded-for", v);
+        headers.insert(X_FORWARDED_FOR, v);
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-    if !headers.contains_key("x-forwarded-host")
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+    if !headers.contains_key(&X_FORWARDED_HOST)
         && let Ok(v) = HeaderValue::from_str(original_host)
     {
-        headers.insert("x-forwarded-host", v);
+        headers.insert(X_FORWARDED_HOST, v);
     }
     let mut out = http::Request::new(body.map_err(Into::into).boxed_unsync());
     *out.method_mut() = parts.method;
@@ -231,6 +236,15 @@ where
 
 /// Removes the hop-by-hop headers and every header `Connection` names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(header::CONNECTION) {
+        strip_connection_named(headers);
+    }
+    for h in &HOP_BY_HOP {
+        headers.remove(h);
+    }
+}
+
+fn strip_connection_named(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -240,9 +254,6 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
         .collect();
     for n in named {
         headers.remove(n);
-    }
-    for h in HOP_BY_HOP {
-        headers.remove(h);
     }
 }
 
