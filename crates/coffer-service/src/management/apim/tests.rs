@@ -768,3 +768,129 @@ async fn services_are_generic_resources_and_go_with_their_group() {
     assert!(e.coffer.system_identity(&id).await.unwrap().is_none());
     assert!(e.coffer.gateway_config().await.unwrap().services.is_empty());
 }
+
+#[tokio::test]
+async fn deleting_an_entity_takes_what_goes_with_it_or_is_refused() {
+    let e = env().await;
+    let (s, rg) = (e.sub.as_str(), "coffer-rg");
+    let c = &e.coffer;
+    let api = ApiInput {
+        path: Some("echo".into()),
+        service_url: Some("https://backend.test".into()),
+        ..Default::default()
+    };
+    c.put_apim_api(&e.me, s, rg, "gw", "echo", api, None)
+        .await
+        .unwrap();
+    let (product, _) = c
+        .put_apim_product(
+            &e.me,
+            s,
+            rg,
+            "gw",
+            "starter",
+            ProductInput::default(),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+    c.link_apim_product_api(&e.me, s, rg, "gw", "starter", "echo", true)
+        .await
+        .unwrap();
+    let scoped = SubscriptionInput {
+        scope: Some("/products/starter".into()),
+        ..Default::default()
+    };
+    c.put_apim_subscription(&e.me, s, rg, "gw", "sub1", scoped, None, false)
+        .await
+        .unwrap();
+
+    // A stale ETag deletes nothing.
+    let err = c
+        .delete_apim_product(&e.me, s, rg, "gw", "starter", Some("\"stale\""))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ManagementError::PreconditionFailed { .. }));
+    assert!(
+        c.get_apim_product(&e.me, s, rg, "gw", "starter")
+            .await
+            .is_ok()
+    );
+
+    // An API leaves the products that held it.
+    assert!(
+        c.delete_apim_api(&e.me, s, rg, "gw", "echo", Some("*"))
+            .await
+            .unwrap()
+    );
+    let held = c
+        .list_apim_product_apis(&e.me, s, rg, "gw", "starter")
+        .await
+        .unwrap();
+    assert!(held.is_empty());
+    // A product takes the subscriptions scoped to it.
+    assert!(
+        c.delete_apim_product(&e.me, s, rg, "gw", "starter", Some(&product.etag))
+            .await
+            .unwrap()
+    );
+    assert!(
+        c.list_apim_subscriptions(&e.me, s, rg, "gw")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A certificate a backend names cannot go; once the backend is gone it can.
+    let upload = CertificateEntityInput {
+        key_vault: None,
+        data: Some((pfx_b64(&["client.test"], false), None)),
+    };
+    c.put_apim_certificate(&e.me, s, rg, "gw", "client", upload, None)
+        .await
+        .unwrap();
+    let backend = BackendInput {
+        url: Some("https://backend.test".into()),
+        protocol: Some("http".into()),
+        title: None,
+        description: None,
+        validate_chain: None,
+        validate_name: None,
+        certificate_ids: Some(vec!["/certificates/client".into()]),
+    };
+    c.put_apim_backend(&e.me, s, rg, "gw", "b1", backend, None, false)
+        .await
+        .unwrap();
+    let err = c
+        .delete_apim_certificate(&e.me, s, rg, "gw", "client", Some("*"))
+        .await
+        .unwrap_err();
+    assert!(message(&err).1.contains("used by backend 'b1'"), "{err:?}");
+    assert_eq!(
+        c.list_apim_certificates(&e.me, s, rg, "gw")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        c.delete_apim_backend(&e.me, s, rg, "gw", "b1", Some("*"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        c.delete_apim_certificate(&e.me, s, rg, "gw", "client", Some("*"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !c.delete_apim_certificate(&e.me, s, rg, "gw", "client", Some("*"))
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        c.get_apim_certificate(&e.me, s, rg, "gw", "client").await,
+        Err(ManagementError::NotFound { .. })
+    ));
+}

@@ -190,12 +190,7 @@ impl Coffer {
         svc: &str,
         id: &str,
     ) -> Result<ApiView, ManagementError> {
-        let doc = self.read_apim(caller, s, rg, svc).await?;
-        doc.entities
-            .apis
-            .get(&id.to_ascii_lowercase())
-            .map(ApiDoc::view)
-            .ok_or_else(|| entity_not_found(EntityKind::Api, id))
+        self.get_entity::<ApiDoc>(caller, s, rg, svc, id).await
     }
 
     pub async fn list_apim_apis(
@@ -205,8 +200,7 @@ impl Coffer {
         rg: &str,
         svc: &str,
     ) -> Result<Vec<ApiView>, ManagementError> {
-        let doc = self.read_apim(caller, s, rg, svc).await?;
-        Ok(doc.entities.apis.values().map(ApiDoc::view).collect())
+        self.list_entities::<ApiDoc>(caller, s, rg, svc).await
     }
 
     /// Deletes an API, its operations and its product links; `false` if it did not exist.
@@ -219,17 +213,11 @@ impl Coffer {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<bool, ManagementError> {
-        let key = id.to_ascii_lowercase();
-        self.modify_apim(caller, s, rg, svc, |doc| {
-            let Some(e) = doc.entities.apis.get(&key) else {
-                return Ok(false);
-            };
-            check_if_match(&e.etag, if_match, true)?;
-            doc.entities.apis.remove(&key);
-            for p in doc.entities.products.values_mut() {
-                p.apis.retain(|a| *a != key);
+        self.delete_entity::<ApiDoc>(caller, s, rg, svc, id, if_match, |e, key| {
+            for p in e.products.values_mut() {
+                p.apis.retain(|a| a != key);
             }
-            Ok(true)
+            Ok(())
         })
         .await
     }
@@ -468,13 +456,7 @@ impl Coffer {
         rg: &str,
         svc: &str,
     ) -> Result<Vec<ProductView>, ManagementError> {
-        let doc = self.read_apim(caller, s, rg, svc).await?;
-        Ok(doc
-            .entities
-            .products
-            .values()
-            .map(ProductDoc::view)
-            .collect())
+        self.list_entities::<ProductDoc>(caller, s, rg, svc).await
     }
 
     pub async fn get_apim_product(
@@ -485,12 +467,7 @@ impl Coffer {
         svc: &str,
         id: &str,
     ) -> Result<ProductView, ManagementError> {
-        let doc = self.read_apim(caller, s, rg, svc).await?;
-        doc.entities
-            .products
-            .get(&id.to_ascii_lowercase())
-            .map(ProductDoc::view)
-            .ok_or_else(|| entity_not_found(EntityKind::Product, id))
+        self.get_entity::<ProductDoc>(caller, s, rg, svc, id).await
     }
 
     /// Deletes a product and the subscriptions scoped to it.
@@ -503,18 +480,11 @@ impl Coffer {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<bool, ManagementError> {
-        let key = id.to_ascii_lowercase();
-        self.modify_apim(caller, s, rg, svc, |doc| {
-            let Some(e) = doc.entities.products.get(&key) else {
-                return Ok(false);
-            };
-            check_if_match(&e.etag, if_match, true)?;
-            doc.entities.products.remove(&key);
+        self.delete_entity::<ProductDoc>(caller, s, rg, svc, id, if_match, |e, key| {
             let scope = format!("/products/{key}");
-            doc.entities
-                .subscriptions
+            e.subscriptions
                 .retain(|_, sub| !sub.scope.eq_ignore_ascii_case(&scope));
-            Ok(true)
+            Ok(())
         })
         .await
     }

@@ -122,13 +122,7 @@ impl Coffer {
         rg: &str,
         svc: &str,
     ) -> Result<Vec<BackendView>, ManagementError> {
-        let doc = self.read_apim(caller, s, rg, svc).await?;
-        Ok(doc
-            .entities
-            .backends
-            .values()
-            .map(BackendDoc::view)
-            .collect())
+        self.list_entities::<BackendDoc>(caller, s, rg, svc).await
     }
 
     pub async fn get_apim_backend(
@@ -139,12 +133,7 @@ impl Coffer {
         svc: &str,
         id: &str,
     ) -> Result<BackendView, ManagementError> {
-        let doc = self.read_apim(caller, s, rg, svc).await?;
-        doc.entities
-            .backends
-            .get(&id.to_ascii_lowercase())
-            .map(BackendDoc::view)
-            .ok_or_else(|| entity_not_found(EntityKind::Backend, id))
+        self.get_entity::<BackendDoc>(caller, s, rg, svc, id).await
     }
 
     pub async fn delete_apim_backend(
@@ -156,16 +145,8 @@ impl Coffer {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<bool, ManagementError> {
-        let key = id.to_ascii_lowercase();
-        self.modify_apim(caller, s, rg, svc, |doc| {
-            let Some(e) = doc.entities.backends.get(&key) else {
-                return Ok(false);
-            };
-            check_if_match(&e.etag, if_match, true)?;
-            doc.entities.backends.remove(&key);
-            Ok(true)
-        })
-        .await
+        self.delete_entity::<BackendDoc>(caller, s, rg, svc, id, if_match, |_, _| Ok(()))
+            .await
     }
 
     // ---- certificates --------------------------------------------------------------------
@@ -246,13 +227,8 @@ impl Coffer {
         rg: &str,
         svc: &str,
     ) -> Result<Vec<CertificateEntityView>, ManagementError> {
-        let doc = self.read_apim(caller, s, rg, svc).await?;
-        Ok(doc
-            .entities
-            .certificates
-            .values()
-            .map(CertificateDoc::view)
-            .collect())
+        self.list_entities::<CertificateDoc>(caller, s, rg, svc)
+            .await
     }
 
     pub async fn get_apim_certificate(
@@ -263,12 +239,8 @@ impl Coffer {
         svc: &str,
         id: &str,
     ) -> Result<CertificateEntityView, ManagementError> {
-        let doc = self.read_apim(caller, s, rg, svc).await?;
-        doc.entities
-            .certificates
-            .get(&id.to_ascii_lowercase())
-            .map(CertificateDoc::view)
-            .ok_or_else(|| entity_not_found(EntityKind::Certificate, id))
+        self.get_entity::<CertificateDoc>(caller, s, rg, svc, id)
+            .await
     }
 
     /// Deletes a certificate entity; refused while a backend's credentials name it.
@@ -281,32 +253,27 @@ impl Coffer {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<bool, ManagementError> {
-        let key = id.to_ascii_lowercase();
-        self.modify_apim(caller, s, rg, svc, |doc| {
-            let Some(e) = doc.entities.certificates.get(&key) else {
-                return Ok(false);
-            };
-            check_if_match(&e.etag, if_match, true)?;
-            if let Some(b) = doc.entities.backends.values().find(|b| {
+        self.delete_entity::<CertificateDoc>(caller, s, rg, svc, id, if_match, |e, key| {
+            let used = e.backends.values().find(|b| {
                 b.certificate_ids.iter().any(|c| {
                     c.trim_end_matches('/')
                         .rsplit('/')
                         .next()
                         .unwrap_or(c)
-                        .eq_ignore_ascii_case(&key)
+                        .eq_ignore_ascii_case(key)
                 })
-            }) {
-                return Err(bad(
+            });
+            match used {
+                Some(b) => Err(bad(
                     "ValidationError",
                     format!(
                         "Certificate '{}' is used by backend '{}'.",
                         clip(id),
                         b.name
                     ),
-                ));
+                )),
+                None => Ok(()),
             }
-            doc.entities.certificates.remove(&key);
-            Ok(true)
         })
         .await
     }

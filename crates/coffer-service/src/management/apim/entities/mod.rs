@@ -592,6 +592,111 @@ fn check_count<T>(
     Ok(())
 }
 
+/// A child entity kept in one map of [`Entities`] by its lowercase id: what reading, listing
+/// and deleting need, so those are written once for every kind.
+pub(super) trait Entity: Sized {
+    const KIND: EntityKind;
+    type View;
+    fn map(e: &Entities) -> &BTreeMap<String, Self>;
+    fn map_mut(e: &mut Entities) -> &mut BTreeMap<String, Self>;
+    fn etag(&self) -> &str;
+    fn view(&self) -> Self::View;
+}
+
+macro_rules! entity {
+    ($doc:ty, $kind:ident, $field:ident, $view:ty) => {
+        impl Entity for $doc {
+            const KIND: EntityKind = EntityKind::$kind;
+            type View = $view;
+            fn map(e: &Entities) -> &BTreeMap<String, Self> {
+                &e.$field
+            }
+            fn map_mut(e: &mut Entities) -> &mut BTreeMap<String, Self> {
+                &mut e.$field
+            }
+            fn etag(&self) -> &str {
+                &self.etag
+            }
+            fn view(&self) -> $view {
+                <$doc>::view(self)
+            }
+        }
+    };
+}
+
+entity!(ApiDoc, Api, apis, ApiView);
+entity!(ProductDoc, Product, products, ProductView);
+entity!(
+    SubscriptionDoc,
+    Subscription,
+    subscriptions,
+    SubscriptionView
+);
+entity!(BackendDoc, Backend, backends, BackendView);
+entity!(
+    CertificateDoc,
+    Certificate,
+    certificates,
+    CertificateEntityView
+);
+
+impl Coffer {
+    /// Every entity of kind `E` of a service.
+    pub(super) async fn list_entities<E: Entity>(
+        &self,
+        caller: &Principal,
+        s: &str,
+        rg: &str,
+        svc: &str,
+    ) -> Result<Vec<E::View>, ManagementError> {
+        let doc = self.read_apim(caller, s, rg, svc).await?;
+        Ok(E::map(&doc.entities).values().map(E::view).collect())
+    }
+
+    /// One entity of kind `E` by id (case-insensitive).
+    pub(super) async fn get_entity<E: Entity>(
+        &self,
+        caller: &Principal,
+        s: &str,
+        rg: &str,
+        svc: &str,
+        id: &str,
+    ) -> Result<E::View, ManagementError> {
+        let doc = self.read_apim(caller, s, rg, svc).await?;
+        E::map(&doc.entities)
+            .get(&id.to_ascii_lowercase())
+            .map(E::view)
+            .ok_or_else(|| entity_not_found(E::KIND, id))
+    }
+
+    /// Deletes an entity of kind `E` whose ETag `if_match` admits (required); `false` if it did
+    /// not exist. `before` sees the other entities first: it removes what goes with this one,
+    /// or refuses (nothing is then written).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn delete_entity<E: Entity>(
+        &self,
+        caller: &Principal,
+        s: &str,
+        rg: &str,
+        svc: &str,
+        id: &str,
+        if_match: Option<&str>,
+        before: impl Fn(&mut Entities, &str) -> Result<(), ManagementError>,
+    ) -> Result<bool, ManagementError> {
+        let key = id.to_ascii_lowercase();
+        self.modify_apim(caller, s, rg, svc, |doc| {
+            let Some(e) = E::map(&doc.entities).get(&key) else {
+                return Ok(false);
+            };
+            check_if_match(e.etag(), if_match, true)?;
+            before(&mut doc.entities, &key)?;
+            E::map_mut(&mut doc.entities).remove(&key);
+            Ok(true)
+        })
+        .await
+    }
+}
+
 impl Coffer {
     /// Read-modify-write of a service's record by the caller; `f` may refuse.
     pub(super) async fn modify_apim<T>(

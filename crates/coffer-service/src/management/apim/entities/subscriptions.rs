@@ -153,13 +153,8 @@ impl Coffer {
         rg: &str,
         svc: &str,
     ) -> Result<Vec<SubscriptionView>, ManagementError> {
-        let doc = self.read_apim(caller, s, rg, svc).await?;
-        Ok(doc
-            .entities
-            .subscriptions
-            .values()
-            .map(SubscriptionDoc::view)
-            .collect())
+        self.list_entities::<SubscriptionDoc>(caller, s, rg, svc)
+            .await
     }
 
     pub async fn get_apim_subscription(
@@ -170,12 +165,8 @@ impl Coffer {
         svc: &str,
         id: &str,
     ) -> Result<SubscriptionView, ManagementError> {
-        let doc = self.read_apim(caller, s, rg, svc).await?;
-        doc.entities
-            .subscriptions
-            .get(&id.to_ascii_lowercase())
-            .map(SubscriptionDoc::view)
-            .ok_or_else(|| entity_not_found(EntityKind::Subscription, id))
+        self.get_entity::<SubscriptionDoc>(caller, s, rg, svc, id)
+            .await
     }
 
     /// A subscription's keys (`POST …/listSecrets`).
@@ -242,15 +233,7 @@ impl Coffer {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<bool, ManagementError> {
-        let key = id.to_ascii_lowercase();
-        self.modify_apim(caller, s, rg, svc, |doc| {
-            let Some(e) = doc.entities.subscriptions.get(&key) else {
-                return Ok(false);
-            };
-            check_if_match(&e.etag, if_match, true)?;
-            doc.entities.subscriptions.remove(&key);
-            Ok(true)
-        })
-        .await
+        self.delete_entity::<SubscriptionDoc>(caller, s, rg, svc, id, if_match, |_, _| Ok(()))
+            .await
     }
 }
