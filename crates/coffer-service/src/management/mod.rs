@@ -60,6 +60,13 @@ const PROVIDERS: &[&Provider] = &[
     &resources::PROVIDER,
 ];
 
+/// Whether a resource of subscription `doc_sub` and group `doc_rg` lies in `subscription` (and
+/// in group `rg`, if given); ids compare case-insensitively, as ARM's do.
+pub(crate) fn in_scope(doc_sub: &str, doc_rg: &str, subscription: &str, rg: Option<&str>) -> bool {
+    doc_sub.eq_ignore_ascii_case(subscription)
+        && rg.is_none_or(|rg| doc_rg.eq_ignore_ascii_case(rg))
+}
+
 const MAX_TAGS: usize = 50;
 /// Retries of an optimistic read-modify-write before giving up with a conflict.
 const WRITE_ATTEMPTS: usize = 5;

@@ -32,8 +32,8 @@ pub use hostnames::{HostnameInput, HostnameView};
 use self::entities::Entities;
 use self::hostnames::HostnameDoc;
 use super::{
-    ManagementError, Provider, WRITE_ATTEMPTS, bad, clip, concurrent, rg_id, validate_location,
-    validate_tags,
+    ManagementError, Provider, WRITE_ATTEMPTS, bad, clip, concurrent, in_scope, rg_id,
+    validate_location, validate_tags,
 };
 use crate::Coffer;
 
@@ -573,9 +573,7 @@ impl Coffer {
         }
         let mut out = Vec::new();
         for (d, _) in self.apim_docs().await? {
-            if d.subscription_id.eq_ignore_ascii_case(subscription)
-                && rg.is_none_or(|rg| d.resource_group.eq_ignore_ascii_case(rg))
-            {
+            if in_scope(&d.subscription_id, &d.resource_group, subscription, rg) {
                 out.push(self.apim_view(&d).await?);
             }
         }
@@ -621,10 +619,7 @@ impl Coffer {
             .apim_docs()
             .await?
             .into_iter()
-            .filter(|(d, _)| {
-                d.subscription_id.eq_ignore_ascii_case(subscription)
-                    && rg.is_none_or(|rg| d.resource_group.eq_ignore_ascii_case(rg))
-            })
+            .filter(|(d, _)| in_scope(&d.subscription_id, &d.resource_group, subscription, rg))
             .map(|(d, _)| crate::GenericResourceView {
                 id: d.id,
                 name: d.name,
@@ -647,8 +642,12 @@ impl Coffer {
             .await?
             .into_iter()
             .filter(|(d, _)| {
-                d.subscription_id.eq_ignore_ascii_case(subscription)
-                    && d.resource_group.eq_ignore_ascii_case(rg)
+                in_scope(
+                    &d.subscription_id,
+                    &d.resource_group,
+                    subscription,
+                    Some(rg),
+                )
             })
             .map(|(d, _)| DocWrite::Delete {
                 kind: APIM_SERVICE.to_owned(),

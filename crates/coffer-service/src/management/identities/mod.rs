@@ -15,8 +15,8 @@ use coffer_domain::Principal;
 use coffer_store::{DocMode, DocWrite, StoreError};
 
 use super::{
-    ManagementError, Provider, ResourceInput, WRITE_ATTEMPTS, bad, clip, concurrent, rg_id,
-    validate_location, validate_tags,
+    ManagementError, Provider, ResourceInput, WRITE_ATTEMPTS, bad, clip, concurrent, in_scope,
+    rg_id, validate_location, validate_tags,
 };
 use crate::Coffer;
 use crate::records::{IdentityHeaderDoc, MANAGED_IDENTITY, ManagedIdentityDoc};
@@ -506,9 +506,7 @@ impl Coffer {
             .await?
             .into_iter()
             .filter(|(d, _)| {
-                !d.system
-                    && d.subscription_id.eq_ignore_ascii_case(subscription)
-                    && rg.is_none_or(|rg| d.resource_group.eq_ignore_ascii_case(rg))
+                !d.system && in_scope(&d.subscription_id, &d.resource_group, subscription, rg)
             })
             .map(|(d, _)| super::GenericResourceView {
                 id: d.resource_id,
@@ -531,8 +529,12 @@ impl Coffer {
             .await?
             .into_iter()
             .filter(|(doc, _)| {
-                doc.subscription_id.eq_ignore_ascii_case(subscription)
-                    && doc.resource_group.eq_ignore_ascii_case(rg)
+                in_scope(
+                    &doc.subscription_id,
+                    &doc.resource_group,
+                    subscription,
+                    Some(rg),
+                )
             })
             .map(|(doc, _)| DocWrite::Delete {
                 kind: MANAGED_IDENTITY.to_owned(),

@@ -510,8 +510,7 @@ impl Coffer {
 
 /// Whether a vault belongs to the subscription (and group, if given).
 fn in_scope(doc: &VaultDoc, subscription: &str, rg: Option<&str>) -> bool {
-    doc.subscription_id.eq_ignore_ascii_case(subscription)
-        && rg.is_none_or(|rg| doc.resource_group.eq_ignore_ascii_case(rg))
+    crate::management::in_scope(&doc.subscription_id, &doc.resource_group, subscription, rg)
 }
 
 fn check_location(doc: &VaultDoc, location: Option<&str>) -> Result<(), ManagementError> {
