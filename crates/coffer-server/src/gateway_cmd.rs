@@ -69,7 +69,7 @@ pub(crate) enum GatewayCommand {
         /// Resource group (default: the instance's own).
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
-        /// Host name type (Proxy, Portal, Management, DeveloperPortal, Scm) or identity type.
+        /// Identity type: None, SystemAssigned, UserAssigned or "SystemAssigned, UserAssigned".
         #[arg(long = "type")]
         kind: String,
         /// Resource ids of user-assigned identities.
@@ -100,7 +100,7 @@ pub(crate) enum HostnameCommand {
         /// The custom host name (wildcards such as *.contoso.test allowed).
         #[arg(long)]
         host_name: String,
-        /// Host name type (Proxy, Portal, Management, DeveloperPortal, Scm) or identity type.
+        /// Host name type: Proxy, Portal, Management, DeveloperPortal or Scm.
         #[arg(long = "type", default_value = "Proxy")]
         kind: String,
         /// The vault secret of a certificate, e.g. https://v.vault.localhost:8443/secrets/c/.
