@@ -68,9 +68,24 @@ pub enum ServiceError {
     VaultNotFound(String),
 }
 
+/// What a caller is told while the database cannot be reached; the cause goes to the log only.
+pub(crate) const STORE_UNAVAILABLE: &str =
+    "Coffer cannot reach its database right now. Retry the request in a few seconds.";
+/// How long a client is asked to wait before retrying after the database was unreachable.
+pub(crate) const STORE_RETRY_AFTER_SECS: u64 = 5;
+
 impl From<coffer_store::StoreError> for ServiceError {
     fn from(e: coffer_store::StoreError) -> Self {
-        Self::Internal(format!("store: {e}"))
+        match e {
+            coffer_store::StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "the store is unavailable");
+                Self::Unavailable {
+                    message: STORE_UNAVAILABLE.to_owned(),
+                    retry_after_secs: STORE_RETRY_AFTER_SECS,
+                }
+            }
+            e => Self::Internal(format!("store: {e}")),
+        }
     }
 }
 
@@ -145,6 +160,9 @@ pub enum AuthError {
     InvalidUserCredentials,
     #[error("AADSTS50057: The user account is disabled.")]
     UserDisabled,
+    /// The directory's storage cannot be reached now: Entra's transient-error answer.
+    #[error("AADSTS90033: A transient error has occurred. Please try again.")]
+    TemporarilyUnavailable,
     #[error("AADSTS50000: There was an error issuing a token.")]
     Internal(String),
 }
@@ -166,6 +184,7 @@ impl AuthError {
             Self::UnknownClient { .. } => "unauthorized_client",
             Self::UnknownResource { .. } => "invalid_resource",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
         }
     }
@@ -188,6 +207,7 @@ impl AuthError {
             Self::ClientAssertionKey { .. } => 700027,
             Self::InvalidUserCredentials => 50126,
             Self::UserDisabled => 50057,
+            Self::TemporarilyUnavailable => 90033,
             Self::Internal(_) => 50000,
         }
     }
@@ -195,6 +215,9 @@ impl AuthError {
 
 impl From<ServiceError> for AuthError {
     fn from(e: ServiceError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            ServiceError::Unavailable { .. } => Self::TemporarilyUnavailable,
+            e => Self::Internal(e.to_string()),
+        }
     }
 }

@@ -135,7 +135,12 @@ pub enum StoreError {
     /// A document precondition (`DocMode::Update`) did not hold.
     #[error("precondition failed")]
     PreconditionFailed,
-    /// The backend failed (I/O, corruption, lost connection).
+    /// The backend cannot be reached now (connection refused or lost, pool exhausted, the
+    /// database shutting down): nothing was changed, or, for a commit whose answer was lost,
+    /// nothing was acknowledged. Worth retrying later; callers answer 503.
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The backend failed (I/O, corruption, an unexpected answer).
     #[error("storage backend failure: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

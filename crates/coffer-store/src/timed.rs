@@ -36,7 +36,7 @@ impl TimedStore {
         let started = Instant::now();
         let r = call.await;
         // A miss or a failed precondition is an answer; only the backend failing is a failure.
-        let ok = !matches!(r, Err(StoreError::Backend(_)));
+        let ok = !matches!(r, Err(StoreError::Backend(_) | StoreError::Unavailable(_)));
         self.observer
             .observe(operation, started.elapsed().as_secs_f64(), ok);
         r

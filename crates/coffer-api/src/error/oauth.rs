@@ -16,6 +16,7 @@ pub(crate) fn auth_error(e: AuthError, request_id: &str) -> Response {
     let status = match e.oauth_error() {
         "invalid_client" => StatusCode::UNAUTHORIZED,
         "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+        "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     };
     oauth_error(status, e.oauth_error(), e.to_string(), e.code(), request_id)

@@ -106,7 +106,10 @@ pub enum ManagementError {
 
 impl From<StoreError> for ManagementError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(format!("store: {e}"))
+        match e {
+            e @ StoreError::Unavailable(_) => Self::Service(e.into()),
+            e => Self::Internal(format!("store: {e}")),
+        }
     }
 }
 
