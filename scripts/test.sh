@@ -9,6 +9,14 @@ cargo build --workspace --locked
 # A SoftHSM token for the PKCS#11 key provider's tests and the HSM-key SDK tests (installs
 # Debian's softhsm2 when missing; the token lives under target/softhsm).
 eval "$(bash scripts/softhsm.sh target/softhsm)"
+# A throwaway PostgreSQL for the shared-store backend's conformance suite and the multi-node
+# tests (installs Debian's postgresql when missing; stopped by its process id at exit), unless
+# COFFER_TEST_POSTGRES_URL names a server already. Its tests fail rather than skip from here on.
+eval "$(bash scripts/postgres.sh start)"
+if [ -n "${COFFER_TEST_POSTGRES_DIR:-}" ]; then
+  trap 'bash scripts/postgres.sh stop "$COFFER_TEST_POSTGRES_DIR"' EXIT
+fi
+export COFFER_REQUIRE_POSTGRES=1
 cargo test --workspace --locked
 # The official Rust SDK client has its own lockfile and target dir (it is not a workspace member).
 CARGO_TARGET_DIR=target/sdk-rust cargo build --locked --manifest-path tests/sdk/rust/Cargo.toml

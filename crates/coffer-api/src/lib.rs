@@ -126,7 +126,7 @@ async fn dispatch(State(app): State<Arc<Coffer>>, req: Request) -> Response {
             .into_response();
     }
     if req.uri().path() == "/readyz" {
-        return readiness(&app);
+        return readiness(&app).await;
     }
     let role = host::classify(&req, &app.settings().domain);
     let metrics = req.extensions().get::<metrics::Shared>().cloned();
@@ -190,9 +190,22 @@ fn refuse(app: &Coffer, req: &Request, refusal: &edge::Refusal) -> Response {
     resp
 }
 
-/// `/readyz`: ready while audit records can be written (liveness is `/healthz`).
-fn readiness(app: &Coffer) -> Response {
+/// `/readyz`: ready while the store answers and audit records can be written (liveness is
+/// `/healthz`).
+async fn readiness(app: &Coffer) -> Response {
     let json = [(http::header::CONTENT_TYPE, "application/json")];
+    if !app.store_reachable().await {
+        let body = serde_json::json!({
+            "status": "unavailable",
+            "reason": "the database cannot be reached",
+        });
+        return (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            json,
+            body.to_string(),
+        )
+            .into_response();
+    }
     match app.audit_writer() {
         Some(w) if !w.healthy() => {
             let body = serde_json::json!({

@@ -1,8 +1,8 @@
-//! Opening the audit log for `coffer serve`: `audit.db` beside the database, the batching
-//! writer with the operator's retention and fail-closed choice, and, for tests only, a fault
-//! switch that makes every append fail while a named file exists.
+//! Starting the audit log for `coffer serve`: the batching writer with the operator's retention
+//! and fail-closed choice, and, for tests only, a fault switch that makes every append fail
+//! while a named file exists.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -10,26 +10,23 @@ use async_trait::async_trait;
 use coffer_domain::SystemClock;
 use coffer_service::{AuditConfig, AuditLog, AuditWriter};
 use coffer_store::{AuditQuery, AuditRecord, AuditStore, StoreError, StoredAudit};
-use coffer_store_sqlite::{AUDIT_DB_FILE, SqliteAuditStore};
 
 use crate::ServeArgs;
 
-/// Opens `audit.db` in `dir` and starts the writer on the current runtime.
-pub(crate) fn open(dir: &Path, args: &ServeArgs) -> Result<(AuditWriter, AuditLog)> {
-    let path = dir.join(AUDIT_DB_FILE);
-    let sqlite: Arc<dyn AuditStore> = Arc::new(
-        SqliteAuditStore::open(&path)
-            .with_context(|| format!("opening the audit log {}", path.display()))?,
-    );
+/// Starts the writer on `store` (opened by [`crate::store_setup`]) on the current runtime.
+pub(crate) fn open(
+    inner: Arc<dyn AuditStore>,
+    args: &ServeArgs,
+) -> Result<(AuditWriter, AuditLog)> {
     let store = match &args.test_only_audit_fault_file {
         Some(f) => {
             tracing::warn!(file = %f.display(), "audit fault switch on: appends fail while this file exists (tests only)");
             Arc::new(FaultSwitch {
-                inner: sqlite,
+                inner,
                 file: f.clone(),
             }) as Arc<dyn AuditStore>
         }
-        None => sqlite,
+        None => inner,
     };
     let config = AuditConfig {
         retention_days: args.audit_retention_days,

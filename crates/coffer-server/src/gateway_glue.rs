@@ -12,6 +12,8 @@ use coffer_service::Coffer;
 
 /// How often the configuration is re-read without a local change signal.
 const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+/// The lease a node holds while it polls the vaults for new gateway certificate versions.
+const REFRESH_LEASE: &str = "gateway-refresh";
 
 /// Reads the configuration and applies it unless its generation is the one already served.
 pub(crate) async fn reload(app: &Coffer, gateway: &Gateway, force: bool) {
@@ -42,6 +44,7 @@ pub(crate) fn spawn(
     gateway: Arc<Gateway>,
     poll: Duration,
     metrics: Option<Arc<coffer_api::Metrics>>,
+    node: String,
 ) {
     let refresh_done = Arc::new(tokio::sync::Notify::new());
     {
@@ -73,6 +76,19 @@ pub(crate) fn spawn(
         tick.tick().await;
         loop {
             tick.tick().await;
+            // One node of a shared store polls the vaults; the others pick up what it stores
+            // on their next reload.
+            match app
+                .hold_lease(REFRESH_LEASE, &node, poll.saturating_mul(2))
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "taking the gateway refresh lease failed");
+                    continue;
+                }
+            }
             match app.refresh_gateway_certificates().await {
                 Ok(true) => refresh_done.notify_one(),
                 Ok(false) => {}

@@ -19,6 +19,7 @@ mod refusal_io;
 mod retry;
 mod serve;
 mod setup;
+mod store_setup;
 mod summary;
 mod test_cmd;
 mod tls;
@@ -132,6 +133,18 @@ pub(crate) struct ServeArgs {
     /// ignored.
     #[arg(long)]
     pub(crate) ephemeral: bool,
+    /// Where vault data and the audit log live: the embedded database in --data-dir (the
+    /// default), or a shared PostgreSQL, `postgres://user:password@host:port/db[?sslmode=require]`,
+    /// for several nodes behind a load balancer (give every node the same COFFER_ROOT_KEY).
+    #[arg(long, env = "COFFER_STORE", value_name = "URL")]
+    pub(crate) store: Option<String>,
+    /// PEM CA certificates to trust for the PostgreSQL server's TLS certificate, besides the
+    /// system's roots (with `sslmode=require` in --store).
+    #[arg(long, env = "COFFER_STORE_CA", value_name = "FILE", requires = "store")]
+    pub(crate) store_ca: Option<PathBuf>,
+    /// Most connections to PostgreSQL this node opens (--store postgres://...).
+    #[arg(long, env = "COFFER_STORE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub(crate) store_max_connections: usize,
     /// DNS domain of the roles: login.<domain>, <vault>.vault.<domain>.
     #[arg(long, env = "COFFER_DOMAIN", default_value = "localhost")]
     pub(crate) domain: String,

@@ -11,7 +11,6 @@ use base64::Engine as _;
 use coffer_crypto::RootKey;
 use coffer_domain::SystemClock;
 use coffer_service::{BOOTSTRAP_IDENTITY, Coffer, Settings};
-use coffer_store_sqlite::SqliteStore;
 use serde_json::json;
 
 use crate::ServeArgs;
@@ -21,6 +20,8 @@ use crate::tls::{TlsFiles, ensure_dev_certificates, server_config};
 
 /// How often soft-deleted objects and vaults past their retention are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+/// The lease a node holds while it runs the purge, rotation, renewal and pruning passes.
+const MAINTENANCE_LEASE: &str = "maintenance";
 /// How often the token signing keys are re-read from the store.
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -29,6 +30,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     // Everything that can be checked without touching the data directory comes first, so a
     // wrong flag never leaves a half-made directory behind.
     let listen = crate::listen::resolve(&args.listen)?;
+    let backend = crate::store_setup::Backend::from_args(&args)?;
     let gateway_listen = match &args.gateway_listen {
         Some(a) => {
             Some(crate::listen::resolve(a).with_context(|| format!("--gateway-listen {a}"))?)
@@ -110,9 +112,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         _ => None,
     };
 
-    let root = load_root_key(&dir)?;
-    let store: Arc<dyn coffer_store::Store> =
-        Arc::new(SqliteStore::open(&dir.join("coffer.db")).context("opening the database")?);
+    let (store, has_data) = backend.open_store(&dir).await?;
+    let root = load_root_key(&dir, has_data)?;
     // With metrics on, the database's own latency is measured (under the cache, so cache hits
     // are not counted as store calls).
     let metrics = metrics_listener
@@ -125,10 +126,18 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         )),
         None => store,
     };
-    // This process is the database's only writer (one server per data directory), so reads of
-    // object versions can be served from memory; see `coffer_store::cache`.
-    let store =
-        coffer_store::cache::ReadCache::new(store, coffer_store::cache::DEFAULT_BUDGET_BYTES);
+    // On the embedded database this process is the only writer (one server per data
+    // directory), so reads of object versions can be served from memory (see
+    // `coffer_store::cache`); a shared database is read every time.
+    let store: Arc<dyn coffer_store::Store> = if backend.shared() {
+        store
+    } else {
+        Arc::new(coffer_store::cache::ReadCache::new(
+            store,
+            coffer_store::cache::DEFAULT_BUDGET_BYTES,
+        ))
+    };
+    tracing::info!(store = %backend.describe(&dir), "store opened");
     let port = args.public_port.unwrap_or(bound.port());
     let settings = Settings {
         domain: args.domain.to_ascii_lowercase(),
@@ -137,14 +146,9 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         clock_skew_secs: 300,
     };
     let app = Arc::new(
-        Coffer::open(
-            Arc::new(store),
-            root,
-            Arc::new(SystemClock),
-            settings.clone(),
-        )
-        .await
-        .context("opening Coffer")?,
+        Coffer::open(store, root, Arc::new(SystemClock), settings.clone())
+            .await
+            .context("opening Coffer")?,
     );
     if let Some(hsm) = hsm {
         app.set_hsm_provider(Arc::new(hsm));
@@ -153,7 +157,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         app.set_throttle(table, Arc::new(coffer_service::LocalLimiter::default()));
     }
     let boot = app.bootstrap().await.context("bootstrapping")?;
-    let (audit_writer, audit_log) = crate::audit_setup::open(&dir, &args)?;
+    let (audit_writer, audit_log) =
+        crate::audit_setup::open(backend.open_audit(&dir).await?, &args)?;
     app.set_audit(audit_writer.clone(), audit_log);
 
     let files = TlsFiles::in_dir(&dir);
@@ -278,11 +283,25 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     }
     println!("coffer ready in {} ms", started.elapsed().as_millis());
 
+    // Nodes sharing a store take turns: one holds the maintenance lease and runs the passes.
+    let node = uuid::Uuid::new_v4().to_string();
     let purger = Arc::clone(&app);
+    let holder = node.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PURGE_INTERVAL);
         loop {
             tick.tick().await;
+            match purger
+                .hold_lease(MAINTENANCE_LEASE, &holder, PURGE_INTERVAL * 3)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "taking the maintenance lease failed");
+                    continue;
+                }
+            }
             match purger.purge_expired().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "purged soft-deleted objects past retention"),
@@ -336,6 +355,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
         Arc::clone(&gateway),
         gateway_poll,
         metrics.clone(),
+        node,
     );
     let edge = coffer_api::Edge {
         trusted_proxies,
@@ -379,7 +399,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
 
 /// The root key: `COFFER_ROOT_KEY` (base64 of 32 bytes) or `root.key` in the data directory,
 /// generated with mode 0600 on first start.
-pub(crate) fn load_root_key(dir: &Path) -> Result<RootKey> {
+pub(crate) fn load_root_key(dir: &Path, store_has_data: bool) -> Result<RootKey> {
     let b64 = base64::engine::general_purpose::STANDARD;
     if let Ok(v) = std::env::var("COFFER_ROOT_KEY") {
         let raw = b64
@@ -397,9 +417,10 @@ pub(crate) fn load_root_key(dir: &Path) -> Result<RootKey> {
         return RootKey::from_bytes(&raw)
             .with_context(|| format!("{} must hold 32 bytes", path.display()));
     }
-    if dir.join("coffer.db").exists() {
+    if store_has_data {
         bail!(
-            "{} has a database but no root.key and COFFER_ROOT_KEY is not set: the data cannot be decrypted",
+            "the store already holds data but {} has no root.key and COFFER_ROOT_KEY is not set: \
+             the data cannot be decrypted (every node of a shared store needs the instance's root key)",
             dir.display()
         );
     }

@@ -256,8 +256,8 @@ async fn verdict(token: &str, vault: &str, claims: &Value, ca: Option<&Path>) ->
 }
 
 async fn rotate(data_dir: &Path) -> Result<()> {
-    let root = crate::setup::load_root_key(data_dir)?;
     let db = data_dir.join("coffer.db");
+    let root = crate::setup::load_root_key(data_dir, db.exists())?;
     if !db.exists() {
         bail!(
             "{} has no database: run `coffer serve --data-dir {}` first",

@@ -13,6 +13,7 @@ mod firewall;
 mod gateway;
 mod keyring;
 mod keys;
+mod lease;
 mod managed_identity;
 mod management;
 mod objects;
@@ -130,6 +131,19 @@ impl Coffer {
             faults: Arc::default(),
             gateway: gateway::GatewayState::default(),
         })
+    }
+
+    /// Whether the store answers a read now (within two seconds), for `/readyz`.
+    pub async fn store_reachable(&self) -> bool {
+        let probe = self.store.get_doc("health", "readiness");
+        match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "readiness: the store did not answer");
+                false
+            }
+            Err(_) => false,
+        }
     }
 
     /// Attaches the audit log: `writer` takes the records of vaults whose diagnostic setting

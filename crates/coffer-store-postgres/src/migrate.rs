@@ -115,6 +115,9 @@ pub(crate) async fn migrate(pool: &Pool) -> Result<(), StoreError> {
     transaction!(pool, |tx| async {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
+        // "already exists, skipping" is every start but the first: not worth a log line.
+        tx.batch_execute("SET LOCAL client_min_messages TO WARNING")
+            .await?;
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                 version BIGINT NOT NULL PRIMARY KEY,

@@ -51,12 +51,33 @@ impl Server {
 
     /// Starts (or restarts) a server on an existing data directory with extra options.
     pub(crate) fn start_in_with(dir: &Path, port: u16, extra: &[&str]) -> Self {
+        Self::start_in_with_env(dir, port, extra, &[])
+    }
+
+    /// Starts a server in a fresh directory with extra options and environment variables.
+    pub(crate) fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::start_in_with_env(&dir, free_port(), extra, env);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts (or restarts) a server on an existing data directory with extra options and
+    /// environment variables.
+    pub(crate) fn start_in_with_env(
+        dir: &Path,
+        port: u16,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let started = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
             .args(["serve", "--data-dir"])
             .arg(dir)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(extra)
+            .envs(env.iter().copied())
             .env("COFFER_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -23,6 +23,7 @@ mod keys;
 mod logs_cli;
 mod management;
 mod portable;
+mod postgres;
 mod raw;
 mod secrets;
 mod throttle;
