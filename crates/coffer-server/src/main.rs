@@ -14,6 +14,7 @@ mod gateway_glue;
 mod listen;
 mod logs_cmd;
 mod metrics_srv;
+mod migrate_cmd;
 mod port_cmd;
 mod refusal_io;
 mod retry;
@@ -44,6 +45,9 @@ struct Cli {
 enum Command {
     /// Run the server: token issuer and vaults on one HTTPS port.
     Serve(Box<ServeArgs>),
+    /// Copy a whole instance between a data directory and PostgreSQL (either way) into an empty
+    /// target, and verify the copy's counts and checksum.
+    Migrate(migrate_cmd::MigrateArgs),
     /// Get, decode and check access tokens; rotate the signing keys.
     #[command(subcommand)]
     Token(token_cmd::TokenCommand),
@@ -265,6 +269,7 @@ fn main() -> ExitCode {
         Command::Identity { command, common } => rt.block_on(ad_cmd::run_identity(command, common)),
         Command::Vault { command, common } => rt.block_on(vault_cmd::run(command, common)),
         Command::Gateway { command, common } => rt.block_on(gateway_cmd::run(command, common)),
+        Command::Migrate(args) => rt.block_on(migrate_cmd::run(args)),
         Command::Logs { args, common } => rt.block_on(logs_cmd::run(args, common)),
         Command::Doctor { args, common } => rt.block_on(doctor_cmd::run(args, common)),
         Command::Env(args) => env_cmd::run_env(&args),

@@ -448,4 +448,84 @@ impl Store for PgStore {
         })
         .await
     }
+
+    async fn doc_kinds(&self) -> Result<Vec<String>, StoreError> {
+        finish(async {
+            let c = &self.pool.client().await?;
+            let st = c
+                .prepare_cached("SELECT DISTINCT kind FROM docs ORDER BY kind")
+                .await?;
+            c.query(&st, &[])
+                .await?
+                .iter()
+                .map(|r| Ok(r.try_get(0)?))
+                .collect()
+        })
+        .await
+    }
+
+    async fn scan_objects(
+        &self,
+        after: Option<&ObjectRef>,
+        limit: usize,
+    ) -> Result<Vec<(ObjectRef, Option<Deletion>)>, StoreError> {
+        let limit = limit_to_db(limit);
+        finish(async {
+            let c = &self.pool.client().await?;
+            let rows = match after {
+                Some(o) => {
+                    let st = c
+                        .prepare_cached(
+                            "SELECT vault, kind, name, deleted_date, scheduled_purge_date
+                             FROM objects WHERE (vault, kind, name) > ($1, $2, $3)
+                             ORDER BY vault, kind, name LIMIT $4",
+                        )
+                        .await?;
+                    c.query(&st, &[&o.vault, &o.kind.as_str(), &o.name, &limit])
+                        .await?
+                }
+                None => {
+                    let st = c
+                        .prepare_cached(
+                            "SELECT vault, kind, name, deleted_date, scheduled_purge_date
+                             FROM objects ORDER BY vault, kind, name LIMIT $1",
+                        )
+                        .await?;
+                    c.query(&st, &[&limit]).await?
+                }
+            };
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        ObjectRef {
+                            vault: r.try_get(0)?,
+                            kind: kind_from_str(r.try_get(1)?)?,
+                            name: r.try_get(2)?,
+                        },
+                        deletion_at(r, 3)?,
+                    ))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn object_history(&self, obj: &ObjectRef) -> Result<Vec<Version>, StoreError> {
+        let kind = obj.kind.as_str();
+        finish(async {
+            let c = &self.pool.client().await?;
+            let st = c
+                .prepare_cached(&format!(
+                    "SELECT {VERSION_COLS} FROM versions v
+                     WHERE v.vault = $1 AND v.kind = $2 AND v.name = $3 ORDER BY v.seq"
+                ))
+                .await?;
+            let rows = c.query(&st, &[&obj.vault, &kind, &obj.name]).await?;
+            if rows.is_empty() {
+                return Err(StoreError::NotFound.into());
+            }
+            rows.iter().map(|r| version_at(r, 0)).collect()
+        })
+        .await
+    }
 }

@@ -455,4 +455,92 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn doc_kinds(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached("SELECT DISTINCT kind FROM docs ORDER BY kind")?;
+            let rows = stmt.query_map([], |row| row.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+        .await
+    }
+
+    async fn scan_objects(
+        &self,
+        after: Option<&ObjectRef>,
+        limit: usize,
+    ) -> Result<Vec<(ObjectRef, Option<Deletion>)>, StoreError> {
+        let after = after.map(|o| (o.vault.clone(), o.kind.as_str(), o.name.clone()));
+        self.read(move |tx| {
+            // Row values compare lexicographically, matching the ORDER BY.
+            let (sql, start) = match &after {
+                Some((v, k, n)) => (
+                    "SELECT vault, kind, name, deleted_date, scheduled_purge_date FROM objects
+                     WHERE (vault, kind, name) > (?1, ?2, ?3)
+                     ORDER BY vault, kind, name LIMIT ?4",
+                    Some((v.clone(), *k, n.clone())),
+                ),
+                None => (
+                    "SELECT vault, kind, name, deleted_date, scheduled_purge_date FROM objects
+                     ORDER BY vault, kind, name LIMIT ?1",
+                    None,
+                ),
+            };
+            let mut stmt = tx.prepare_cached(sql)?;
+            let map = |row: &Row<'_>| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Option<i64>>(3)?,
+                    row.get::<_, Option<i64>>(4)?,
+                ))
+            };
+            let limit = limit_to_db(limit);
+            let rows = match start {
+                Some((v, k, n)) => stmt
+                    .query_map(params![v, k, n, limit], map)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+                None => stmt
+                    .query_map(params![limit], map)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+            };
+            rows.into_iter()
+                .map(|(vault, kind, name, deleted, scheduled)| {
+                    Ok((
+                        ObjectRef {
+                            vault,
+                            kind: kind_from_str(&kind)?,
+                            name,
+                        },
+                        deleted.map(|deleted_date| Deletion {
+                            deleted_date,
+                            scheduled_purge_date: scheduled.unwrap_or(deleted_date),
+                        }),
+                    ))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn object_history(&self, obj: &ObjectRef) -> Result<Vec<Version>, StoreError> {
+        let obj = obj.clone();
+        self.read(move |tx| {
+            if matches!(object_state(tx, &obj)?, State::Absent) {
+                return Err(StoreError::NotFound.into());
+            }
+            let rows = tx
+                .prepare_cached(&format!(
+                    "SELECT {VERSION_COLS} FROM versions
+                     WHERE vault = ?1 AND kind = ?2 AND name = ?3 ORDER BY seq"
+                ))?
+                .query_map(params![obj.vault, obj.kind.as_str(), obj.name], |row| {
+                    version_at(row, 0)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
 }

@@ -290,6 +290,22 @@ impl Store for ReadCache {
     async fn due_for_purge(&self, now: i64, limit: usize) -> Result<Vec<ObjectRef>, StoreError> {
         self.inner.due_for_purge(now, limit).await
     }
+
+    async fn doc_kinds(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.doc_kinds().await
+    }
+
+    async fn scan_objects(
+        &self,
+        after: Option<&ObjectRef>,
+        limit: usize,
+    ) -> Result<Vec<(ObjectRef, Option<Deletion>)>, StoreError> {
+        self.inner.scan_objects(after, limit).await
+    }
+
+    async fn object_history(&self, obj: &ObjectRef) -> Result<Vec<Version>, StoreError> {
+        self.inner.object_history(obj).await
+    }
 }
 
 #[cfg(test)]
@@ -404,6 +420,19 @@ mod tests {
         }
         async fn due_for_purge(&self, _: i64, _: usize) -> Result<Vec<ObjectRef>, StoreError> {
             Ok(Vec::new())
+        }
+        async fn doc_kinds(&self) -> Result<Vec<String>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn scan_objects(
+            &self,
+            _: Option<&ObjectRef>,
+            _: usize,
+        ) -> Result<Vec<(ObjectRef, Option<Deletion>)>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn object_history(&self, _: &ObjectRef) -> Result<Vec<Version>, StoreError> {
+            Ok(self.latest.lock().unwrap().iter().cloned().collect())
         }
     }
 

@@ -52,6 +52,7 @@ pub async fn run_all(store: &dyn Store) {
     isolation(store).await;
     concurrent_appends(store).await;
     binary_payloads(store).await;
+    scan_and_history(store).await;
 }
 
 // === helpers ===
@@ -1553,5 +1554,88 @@ pub async fn binary_payloads(store: &dyn Store) {
             .map(|d| d.body),
         Some(vec![]),
         "an empty document body round-trips"
+    );
+}
+
+/// What `coffer migrate` reads a store whole with: every object in (vault, kind, name) order,
+/// deleted ones with their state, each object's versions in the order they were added, and the
+/// document kinds present.
+pub async fn scan_and_history(store: &dyn Store) {
+    let x = obj("conformance-scan-a", ObjectKind::Secret, "x");
+    let k = obj("conformance-scan-a", ObjectKind::Key, "k");
+    let c = obj("conformance-scan-b", ObjectKind::Certificate, "c");
+    // Added in an order that is not version-id order.
+    for id in ["v3", "v1", "v2"] {
+        store.append_version(&x, ver(id, 5)).await.unwrap();
+    }
+    store.append_version(&k, ver("k1", 5)).await.unwrap();
+    store.append_version(&c, ver("c1", 5)).await.unwrap();
+    store.soft_delete(&c, deletion(77)).await.unwrap();
+    store
+        .write_docs(vec![put(
+            "conformance-scan-kind",
+            "d",
+            b"1",
+            DocMode::Create,
+        )])
+        .await
+        .unwrap();
+
+    let key = |o: &ObjectRef| (o.vault.clone(), o.kind.as_str(), o.name.clone());
+    let mut all = Vec::new();
+    let mut after: Option<ObjectRef> = None;
+    loop {
+        let page = store.scan_objects(after.as_ref(), 2).await.unwrap();
+        assert!(page.len() <= 2, "a page holds at most `limit` objects");
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        all.extend(page);
+    }
+    for pair in all.windows(2) {
+        assert!(
+            key(&pair[0].0) < key(&pair[1].0),
+            "scan order is (vault, kind, name), strictly increasing: {:?} then {:?}",
+            pair[0].0,
+            pair[1].0
+        );
+    }
+    let mine: Vec<_> = all
+        .iter()
+        .filter(|(o, _)| o.vault.starts_with("conformance-scan-"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        mine,
+        vec![
+            (k.clone(), None),
+            (x.clone(), None),
+            (c.clone(), Some(deletion(77)))
+        ],
+        "live and deleted objects, with their deletion state"
+    );
+
+    let ids = |vs: Vec<Version>| vs.into_iter().map(|v| v.version).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.object_history(&x).await.unwrap()),
+        ["v3", "v1", "v2"],
+        "history is in the order versions were added"
+    );
+    assert_eq!(ids(store.object_history(&c).await.unwrap()), ["c1"]);
+    assert_err!(
+        store
+            .object_history(&obj("conformance-scan-a", ObjectKind::Secret, "absent"))
+            .await,
+        StoreError::NotFound,
+        "history of an absent object"
+    );
+
+    let kinds = store.doc_kinds().await.unwrap();
+    assert!(
+        kinds.contains(&"conformance-scan-kind".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.windows(2).all(|w| w[0] < w[1]),
+        "kinds are sorted and distinct: {kinds:?}"
     );
 }

@@ -15,6 +15,7 @@ pub mod audit_conformance;
 pub mod cache;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod copy;
 pub mod timed;
 
 use async_trait::async_trait;
@@ -227,4 +228,21 @@ pub trait Store: Send + Sync {
 
     /// Soft-deleted objects whose scheduled purge date is at or before `now`, at most `limit`.
     async fn due_for_purge(&self, now: i64, limit: usize) -> Result<Vec<ObjectRef>, StoreError>;
+
+    // === copying a whole store (`coffer migrate`) ===
+
+    /// The kinds of document the store holds, in order.
+    async fn doc_kinds(&self) -> Result<Vec<String>, StoreError>;
+
+    /// One page of every object in the store, live or soft-deleted (with its deletion state),
+    /// ordered by vault, kind and name, after `after` (exclusive).
+    async fn scan_objects(
+        &self,
+        after: Option<&ObjectRef>,
+        limit: usize,
+    ) -> Result<Vec<(ObjectRef, Option<Deletion>)>, StoreError>;
+
+    /// Every version of an object, live or soft-deleted, in the order they were added (the last
+    /// is the latest), as [`Store::restore`] takes them. `NotFound` if absent.
+    async fn object_history(&self, obj: &ObjectRef) -> Result<Vec<Version>, StoreError>;
 }

@@ -142,4 +142,22 @@ impl Store for TimedStore {
         self.timed("due_for_purge", self.inner.due_for_purge(now, limit))
             .await
     }
+
+    async fn doc_kinds(&self) -> Result<Vec<String>, StoreError> {
+        self.timed("doc_kinds", self.inner.doc_kinds()).await
+    }
+
+    async fn scan_objects(
+        &self,
+        after: Option<&ObjectRef>,
+        limit: usize,
+    ) -> Result<Vec<(ObjectRef, Option<Deletion>)>, StoreError> {
+        self.timed("scan_objects", self.inner.scan_objects(after, limit))
+            .await
+    }
+
+    async fn object_history(&self, obj: &ObjectRef) -> Result<Vec<Version>, StoreError> {
+        self.timed("object_history", self.inner.object_history(obj))
+            .await
+    }
 }
