@@ -20,6 +20,9 @@ use crate::tls::{TlsFiles, ensure_dev_certificates, server_config};
 
 /// How often soft-deleted objects and vaults past their retention are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+/// How often a node of a shared store says it is live, and how long that holds.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+const HEARTBEAT_TTL: Duration = Duration::from_secs(15);
 /// The lease a node holds while it runs the purge, rotation, renewal and pruning passes.
 const MAINTENANCE_LEASE: &str = "maintenance";
 /// How often the token signing keys are re-read from the store.
@@ -153,8 +156,36 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     if let Some(hsm) = hsm {
         app.set_hsm_provider(Arc::new(hsm));
     }
+    // On a shared store each node enforces its share of every limit (the limit over the
+    // number of live nodes, kept by heartbeats), so the instance as a whole admits its limits.
+    let node = uuid::Uuid::new_v4().to_string();
+    let share = backend
+        .shared()
+        .then(|| Arc::new(coffer_service::NodeShare::default()));
     if let Some(table) = limits {
-        app.set_throttle(table, Arc::new(coffer_service::LocalLimiter::default()));
+        match &share {
+            Some(s) => app.set_throttle(table, Arc::clone(s) as _),
+            None => app.set_throttle(table, Arc::new(coffer_service::LocalLimiter::default())),
+        }
+    }
+    if let Some(share) = share {
+        let beat = Arc::clone(&app);
+        let id = node.clone();
+        // The first beat before serving, so the first requests already see the other nodes.
+        match beat.heartbeat(&id, HEARTBEAT_TTL).await {
+            Ok(n) => share.set_nodes(n),
+            Err(e) => tracing::warn!(error = %e, "the first heartbeat failed"),
+        }
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT_INTERVAL);
+            loop {
+                tick.tick().await;
+                match beat.heartbeat(&id, HEARTBEAT_TTL).await {
+                    Ok(n) => share.set_nodes(n),
+                    Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+                }
+            }
+        });
     }
     let boot = app.bootstrap().await.context("bootstrapping")?;
     let (audit_writer, audit_log) =
@@ -284,7 +315,6 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     println!("coffer ready in {} ms", started.elapsed().as_millis());
 
     // Nodes sharing a store take turns: one holds the maintenance lease and runs the passes.
-    let node = uuid::Uuid::new_v4().to_string();
     let purger = Arc::clone(&app);
     let holder = node.clone();
     tokio::spawn(async move {

@@ -78,8 +78,8 @@ pub use request::{Facts, RequestFacts};
 pub use secrets::{MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView};
 pub use settings::Settings;
 pub use throttle::{
-    Budget, DEFAULT_LIMITS, Hit, Limiter, LimitsError, LocalLimiter, Refusal, Scope, Throttle,
-    parse_limits,
+    Budget, DEFAULT_LIMITS, Hit, Limiter, LimitsError, LocalLimiter, NodeShare, Refusal, Scope,
+    Throttle, parse_limits,
 };
 pub use tokens::{IssuedGrant, Resource, TokenRequest};
 pub use users::{NewUser, UserUpdate, UserView};

@@ -418,3 +418,77 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Throttling across nodes: each node enforces its share of the instance's limit (the limit over
+/// the live nodes), so two nodes together admit the vault's limit, not twice it.
+#[tokio::test]
+async fn two_nodes_share_the_throttling_budget() {
+    let Some(url) = server_url("two_nodes_share_the_throttling_budget") else {
+        return;
+    };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let limits_dir = tempfile::tempdir().unwrap();
+    let limits = limits_dir.path().join("limits.toml");
+    let text = crate::throttle::SMALL_LIMITS
+        .replace("window_seconds = 3", "window_seconds = 20")
+        .replace("all = 4", "all = 20")
+        .replace("subscription_multiplier = 1", "subscription_multiplier = 5");
+    std::fs::write(&limits, text).unwrap();
+    let limits = limits.to_str().unwrap();
+    let store = fresh_db(&url).await;
+    let key = root_key();
+    let start = || {
+        Server::start_with_env(
+            &["--store", &store, "--limits", limits],
+            &[("COFFER_ROOT_KEY", &key)],
+        )
+    };
+    let (sa, sb) = (start(), start());
+    let a = Node {
+        c: client(&sa),
+        token: sa.token().await,
+        s: sa,
+    };
+    let b = Node {
+        c: client(&sb),
+        token: sb.token().await,
+        s: sb,
+    };
+    assert_eq!(a.set("budget", "x").await.0, 200);
+    // Both nodes have seen each other's heartbeat (every 5 s), and the burst fits in one window.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        if now % 20 < 12 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let mut admitted = [0, 0];
+    let mut refused = [0, 0];
+    for (i, n) in [&a, &b].into_iter().enumerate() {
+        for _ in 0..15 {
+            let (st, v) = n.get("budget").await;
+            match st {
+                200 => admitted[i] += 1,
+                429 => {
+                    assert_eq!(v["error"]["code"], "Throttled", "{v}");
+                    refused[i] += 1;
+                }
+                other => panic!("unexpected {other}: {v}"),
+            }
+        }
+    }
+    assert!(
+        admitted[0] <= 10 && admitted[1] <= 10,
+        "each node admits at most its half of 20: {admitted:?}"
+    );
+    assert!(
+        admitted[0] + admitted[1] >= 18,
+        "together they admit (about) the limit: {admitted:?}"
+    );
+    assert!(refused[0] > 0 && refused[1] > 0, "{refused:?}");
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::harness::Server;
 
 /// A window of 3 s, 4 vault transactions per vault, and a subscription ceiling of 1× that.
-const SMALL_LIMITS: &str = r#"
+pub(crate) const SMALL_LIMITS: &str = r#"
 window_seconds = 3
 subscription_multiplier = 1
 [vault]

@@ -233,6 +233,63 @@ impl Limiter for LocalLimiter {
     }
 }
 
+/// This node's share of budgets meant for a whole instance of several nodes sharing a store:
+/// every limit divided by the number of live nodes (rounded up, at least 1), each node counting
+/// its own share in memory. With requests spread evenly by the load balancer, the instance
+/// admits about its limits; a node that gets more than its share throttles early. The count is
+/// kept current by the nodes' heartbeats (`Coffer::heartbeat`).
+pub struct NodeShare {
+    local: LocalLimiter,
+    nodes: std::sync::atomic::AtomicU32,
+}
+
+impl Default for NodeShare {
+    fn default() -> Self {
+        Self {
+            local: LocalLimiter::default(),
+            nodes: std::sync::atomic::AtomicU32::new(1),
+        }
+    }
+}
+
+impl NodeShare {
+    /// How many nodes share the budgets now (at least 1).
+    pub fn set_nodes(&self, n: u32) {
+        self.nodes
+            .store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn nodes(&self) -> u32 {
+        self.nodes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Limiter for NodeShare {
+    fn acquire(&self, budgets: &[Budget<'_>], now_ms: u64, window_ms: u64) -> Result<(), Refusal> {
+        let n = self.nodes();
+        if n <= 1 {
+            return self.local.acquire(budgets, now_ms, window_ms);
+        }
+        fn share<'a>(b: &Budget<'a>, n: u32) -> Budget<'a> {
+            Budget {
+                limit: b.limit.div_ceil(n).max(1),
+                ..*b
+            }
+        }
+        // A vault budget and its subscription's: no allocation for the usual two.
+        match budgets {
+            [a] => self.local.acquire(&[share(a, n)], now_ms, window_ms),
+            [a, b] => self
+                .local
+                .acquire(&[share(a, n), share(b, n)], now_ms, window_ms),
+            more => {
+                let scaled: Vec<Budget<'_>> = more.iter().map(|b| share(b, n)).collect();
+                self.local.acquire(&scaled, now_ms, window_ms)
+            }
+        }
+    }
+}
+
 /// The limit a refused transaction hit, for the answer, the audit log and the doctor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hit {
@@ -420,5 +477,28 @@ mod tests {
         assert_eq!(b.counters[0].seen(0, 10_000), 1);
         // A vault of another subscription is unaffected.
         assert!(th.check("c", "other", Transaction::Vault, None).is_ok());
+    }
+
+    #[test]
+    fn a_node_takes_its_share_of_each_budget() {
+        let share = NodeShare::default();
+        let budget = |limit| Budget {
+            scope: Scope::Vault("v"),
+            transaction: Transaction::Vault,
+            limit,
+        };
+        share.set_nodes(3);
+        // ceil(10 / 3) = 4 per window on this node.
+        for _ in 0..4 {
+            share.acquire(&[budget(10)], 1_000, 10_000).unwrap();
+        }
+        assert!(share.acquire(&[budget(10)], 1_000, 10_000).is_err());
+        // Back to one node: the whole budget (4 taken of 10).
+        share.set_nodes(0);
+        assert_eq!(share.nodes(), 1);
+        for _ in 0..6 {
+            share.acquire(&[budget(10)], 1_000, 10_000).unwrap();
+        }
+        assert!(share.acquire(&[budget(10)], 1_000, 10_000).is_err());
     }
 }
