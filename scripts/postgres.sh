@@ -6,7 +6,8 @@
 #        bash scripts/postgres.sh stop DIR           # DIR is the COFFER_TEST_POSTGRES_DIR printed
 #
 # The cluster listens on 127.0.0.1 only, on a free high port, with password (SCRAM) auth for a
-# `coffer` superuser, its data in a new temporary directory. `DIR/ctl.sh stop|start` stops and
+# `coffer` superuser, its data in a new temporary directory, and TLS available with a throwaway
+# CA (`COFFER_TEST_POSTGRES_CA`). `DIR/ctl.sh stop|start` stops and
 # restarts it in place (the outage tests use it). Everything except the export lines goes to
 # stderr, so the eval sees only those. With COFFER_TEST_POSTGRES_URL already set, `start` prints
 # nothing and starts nothing: the tests use that server.
@@ -64,6 +65,20 @@ start() {
     "${as[@]}" "$bin/initdb" -D "$dir/data" -U coffer --pwfile="$dir/pwfile" -A scram-sha-256 \
         --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     rm -f "$dir/pwfile"
+    # TLS for the tests that ask for it (sslmode=require): a throwaway CA and a server
+    # certificate for 127.0.0.1/localhost. Plain connections stay allowed.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=coffer test database CA" -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -subj "/CN=localhost" -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/san.ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 2 -extfile "$dir/san.ext" -out "$dir/server.crt" 2>/dev/null
+    rm -f "$dir/ca.key" "$dir/server.csr" "$dir/san.ext"
+    chmod 600 "$dir/server.key"
+    if [ "${#as[@]}" -gt 0 ]; then
+        chown postgres "$dir/server.key" "$dir/server.crt"
+    fi
     cat >"$dir/ctl.sh" <<EOF
 #!/usr/bin/env bash
 # Stops (fast) or starts this test cluster in place.
@@ -71,7 +86,7 @@ set -euo pipefail
 case "\${1:-}" in
   stop) ${as[*]} "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null ;;
   start) ${as[*]} "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \\
-           -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" start >/dev/null ;;
+           -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on -c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key" start >/dev/null ;;
   *) echo "usage: \$0 stop|start" >&2; exit 2 ;;
 esac
 EOF
@@ -81,6 +96,7 @@ EOF
     printf 'export COFFER_TEST_POSTGRES_URL=%q\n' "postgres://coffer:$password@127.0.0.1:$port/postgres"
     printf 'export COFFER_TEST_POSTGRES_DIR=%q\n' "$dir"
     printf 'export COFFER_TEST_POSTGRES_CTL=%q\n' "$dir/ctl.sh"
+    printf 'export COFFER_TEST_POSTGRES_CA=%q\n' "$dir/ca.pem"
 }
 
 stop() {
