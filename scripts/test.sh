@@ -21,6 +21,11 @@ cargo test --workspace --locked
 # The official Rust SDK client has its own lockfile and target dir (it is not a workspace member).
 CARGO_TARGET_DIR=target/sdk-rust cargo build --locked --manifest-path tests/sdk/rust/Cargo.toml
 bash tests/sdk/run_python.sh target/debug/coffer
+# The official SDKs' secrets, keys and certificates suites again, against a server on PostgreSQL.
+SDK_DB="coffer_sdk_$$"
+psql "$COFFER_TEST_POSTGRES_URL" -qXc "CREATE DATABASE $SDK_DB"
+COFFER_STORE="${COFFER_TEST_POSTGRES_URL%/*}/$SDK_DB" bash tests/sdk/run_python.sh target/debug/coffer \
+  -k "test_secrets or test_certificates or test_keys.py"
 # A short fuzzing pass when cargo-fuzz (on PATH or in target/tools) and a nightly are installed.
 # `scripts/fuzz.sh` also runs on stable alone; under CI, `.ci/run` runs it as its own step.
 if [ "${CI:-}" != true ] \

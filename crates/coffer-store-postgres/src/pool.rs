@@ -19,7 +19,8 @@ use crate::error::{Fail, message, unavailable};
 pub struct PgOptions {
     /// A libpq-style connection string: `postgres://user:password@host:port/db?sslmode=require`
     /// or `host=... user=... dbname=...`. `sslmode=require` (or `prefer`) turns TLS on; the
-    /// server's certificate is then always verified, chain and host name.
+    /// server's certificate is then always verified, chain and host name. Without `sslmode`
+    /// the connection is plain.
     pub url: String,
     /// PEM certificates to trust for the database's TLS certificate besides the system roots.
     pub ca_file: Option<PathBuf>,
@@ -99,7 +100,17 @@ impl Pool {
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
-        let manager = match config.get_ssl_mode() {
+        // TLS only when asked for: tokio-postgres defaults to `prefer`, which with a verifying
+        // connector would refuse a server whose certificate nobody configured, where libpq
+        // would have connected unverified. An explicit `sslmode=prefer|require` gets TLS with
+        // full verification.
+        let asked = options.url.to_ascii_lowercase().contains("sslmode=");
+        let mode = if asked {
+            config.get_ssl_mode()
+        } else {
+            SslMode::Disable
+        };
+        let manager = match mode {
             SslMode::Disable => Manager::from_config(config, tokio_postgres::NoTls, manager_config),
             _ => Manager::from_config(
                 config,
