@@ -143,3 +143,55 @@ async fn nodes_migrating_at_once() {
     let text = err.to_string();
     assert!(text.contains(&(SCHEMA_VERSION + 7).to_string()), "{text}");
 }
+
+/// Paging a vault's listing while another node inserts into it: no name twice, none of those
+/// present before the listing began missing, and pages in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn list_paging_is_stable_under_concurrent_inserts() {
+    let Some(url) = support::server_url("list_paging_is_stable_under_concurrent_inserts") else {
+        return;
+    };
+    let options = support::fresh_db(&url).await;
+    let reader = PgStore::open(&options).await.unwrap();
+    let writer = Arc::new(PgStore::open(&options).await.unwrap());
+    let v = |i: u32| Version {
+        version: format!("{i:032x}"),
+        created: 1,
+        updated: 1,
+        meta: vec![],
+        sealed: vec![1],
+    };
+    let before: Vec<String> = (0..200).map(|i| format!("n{:04}", i * 2)).collect();
+    for name in &before {
+        reader.append_version(&secret(name), v(0)).await.unwrap();
+    }
+    // Odd names land between the pages being read.
+    let w = Arc::clone(&writer);
+    let inserting = tokio::spawn(async move {
+        for i in 0..200u32 {
+            w.append_version(&secret(&format!("n{:04}", i * 2 + 1)), v(i))
+                .await
+                .unwrap();
+        }
+    });
+    let mut seen: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = reader
+            .list_objects("shared", ObjectKind::Secret, false, after.as_deref(), 7)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.name.clone());
+        seen.extend(page.into_iter().map(|s| s.name));
+        tokio::task::yield_now().await;
+    }
+    inserting.await.unwrap();
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "ordered, no repeats");
+    for name in &before {
+        assert!(
+            seen.contains(name),
+            "{name} was there before the listing and is missing"
+        );
+    }
+}
