@@ -59,7 +59,7 @@ pub use error::{AuthError, ServiceError, SigninError};
 pub use firewall::{FORBIDDEN_BY_CONNECTION, FORBIDDEN_BY_FIREWALL, TrustedServiceView};
 pub use interactive::{
     AuthorizeRefusal, AuthorizeRequest, DeviceFlowStart, Platform, ReplyTarget, ResponseMode,
-    SigninDone, SigninForm, SigninPage, SigninRetry,
+    SigninDone, SigninForm, SigninPage, SigninRetry, origin_of,
 };
 pub use keys::{
     CryptoOutput, CryptoRequest, JwkInput, KeyAttributesInput, KeyCreate, KeyImport, KeyUpdate,

@@ -21,8 +21,8 @@ mod scope;
 pub use authorize::{AuthorizeRefusal, AuthorizeRequest, ReplyTarget, ResponseMode};
 pub use device::DeviceFlowStart;
 pub(crate) use lockout::Lockout;
-pub use redirect::Platform;
 pub(crate) use redirect::check_redirect_uris;
+pub use redirect::{Platform, origin_of};
 pub(crate) use scope::Requested;
 
 use base64::Engine as _;

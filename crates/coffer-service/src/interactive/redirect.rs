@@ -210,7 +210,7 @@ pub(crate) fn has_redirects(app: &ApplicationDoc) -> bool {
 }
 
 /// `scheme://host[:port]` of a web redirect URI, for the sign-in page's `form-action`.
-pub(crate) fn origin_of(uri: &str) -> Option<String> {
+pub fn origin_of(uri: &str) -> Option<String> {
     let p = split(uri)?;
     if !matches!(p.scheme.as_str(), "http" | "https") {
         return None;
