@@ -25,6 +25,7 @@ mod management;
 mod portable;
 mod raw;
 mod secrets;
+mod signin;
 mod throttle;
 mod tokens;
 mod vaults_arm;
