@@ -532,12 +532,7 @@ async fn device_code_flow() {
 
     let c = browser(&s);
     let mut cookie = None;
-    let page = get_page(
-        &c,
-        &d["verification_uri"].as_str().unwrap().to_owned(),
-        &mut cookie,
-    )
-    .await;
+    let page = get_page(&c, d["verification_uri"].as_str().unwrap(), &mut cookie).await;
     assert_eq!(page.status, 200);
     assert!(page.html.contains("name=\"otc\""));
     let devicelogin = format!("{}/devicelogin", s.b("authority"));

@@ -163,7 +163,10 @@ async fn token_endpoint_errors_are_aadsts_shaped() {
         ),
         (
             ep(&s.b("tenant_id")),
-            vec![("grant_type", "urn:ietf:params:oauth:grant-type:saml1_1-bearer".into())],
+            vec![(
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:saml1_1-bearer".into(),
+            )],
             400,
             "unsupported_grant_type",
             70003,
