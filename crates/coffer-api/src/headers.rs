@@ -127,10 +127,13 @@ pub(crate) async fn common_headers(
         HeaderValue::from_static(concat!("coffer/", env!("CARGO_PKG_VERSION"))),
     );
     h.insert("x-ms-keyvault-region", HeaderValue::from_static("local"));
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
-    );
+    // A handler that said `no-store` (sign-in pages, token answers) keeps it.
+    if !h.contains_key(http::header::CACHE_CONTROL) {
+        h.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        );
+    }
     tracing::info!(
         target: "coffer::access",
         %method,

@@ -1,5 +1,6 @@
-//! The token issuer's HTTP surface on `login.<domain>`: OpenID discovery, JWKS, and the v1 and v2
-//! token endpoints of the client-credentials grant, with Entra ID's error bodies.
+//! The token issuer's HTTP surface on `login.<domain>`: OpenID discovery, JWKS, the v1 and v2
+//! token endpoints of every grant, with Entra ID's error bodies; the interactive sign-in pages
+//! are `signin/`'s.
 
 use std::sync::Arc;
 
@@ -47,10 +48,33 @@ pub(crate) async fn handle(app: Arc<Coffer>, req: Request) -> Response {
             let tenant = (*tenant).to_owned();
             token(app, tenant, req, true, request_id).await
         }
+        (&Method::GET | &Method::POST, [tenant, "oauth2", "v2.0", "authorize"]) => {
+            let tenant = (*tenant).to_owned();
+            crate::signin::authorize(app, tenant, req, true, request_id).await
+        }
+        (&Method::GET | &Method::POST, [tenant, "oauth2", "authorize"]) => {
+            let tenant = (*tenant).to_owned();
+            crate::signin::authorize(app, tenant, req, false, request_id).await
+        }
+        (&Method::POST, [tenant, "login"]) => {
+            let tenant = (*tenant).to_owned();
+            crate::signin::login(app, tenant, req, request_id).await
+        }
+        (&Method::POST, [tenant, "oauth2", "v2.0", "devicecode"]) => {
+            let tenant = (*tenant).to_owned();
+            crate::signin::devicecode(app, tenant, req, true, request_id).await
+        }
+        (&Method::POST, [tenant, "oauth2", "devicecode"]) => {
+            let tenant = (*tenant).to_owned();
+            crate::signin::devicecode(app, tenant, req, false, request_id).await
+        }
+        (&Method::GET | &Method::POST, ["devicelogin"]) => {
+            crate::signin::devicelogin(app, req, request_id).await
+        }
         _ => oauth_error(
             StatusCode::NOT_FOUND,
             "invalid_request",
-            "AADSTS900561: The endpoint only accepts the documented token, discovery and key requests.".to_owned(),
+            "AADSTS900561: The endpoint only accepts the documented token, device code, authorize, sign-in, discovery and key requests.".to_owned(),
             900561,
             &request_id,
         ),
@@ -129,6 +153,12 @@ async fn token(
             "password" => form.password = v,
             "resource" => form.resource = v,
             "scope" => form.scope = v,
+            "code" => form.code = v,
+            "redirect_uri" => form.redirect_uri = v,
+            "code_verifier" => form.code_verifier = v,
+            "refresh_token" => form.refresh_token = v,
+            "device_code" => form.device_code = v,
+            "client_info" => form.client_info = v.as_deref() == Some("1"),
             // MSAL sends telemetry and capability fields; Entra ID ignores unknown ones too.
             _ => {}
         }
@@ -147,24 +177,24 @@ async fn token(
             let t = g.token;
             let body = TokenResponse {
                 token_type: "Bearer",
+                scope: g.scope,
                 expires_in: t.expires_in,
                 ext_expires_in: t.expires_in,
                 expires_on: (!v2).then(|| t.expires_on.to_string()),
                 not_before: (!v2).then(|| t.not_before.to_string()),
                 resource: (!v2).then_some(g.resource),
                 access_token: t.access_token,
+                refresh_token: g.refresh_token,
+                id_token: g.id_token,
+                client_info: g.client_info,
             };
-            // The password grant also returns the user's id token and MSAL's client_info.
-            let mut json = serde_json::to_value(body).unwrap_or_default();
-            if let serde_json::Value::Object(m) = &mut json {
-                if let Some(id) = g.id_token {
-                    m.insert("id_token".to_owned(), id.into());
-                }
-                if let Some(ci) = g.client_info {
-                    m.insert("client_info".to_owned(), ci.into());
-                }
-            }
-            Json(json).into_response()
+            let mut resp = Json(body).into_response();
+            // Tokens must not be kept by caches along the way (RFC 6749 §5.1).
+            resp.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                http::HeaderValue::from_static("no-store"),
+            );
+            resp
         }
         Err(e) => auth_error(e, &request_id),
     }

@@ -13,6 +13,7 @@ mod json;
 mod management;
 pub mod metrics;
 mod msi;
+mod signin;
 mod text;
 mod vault;
 

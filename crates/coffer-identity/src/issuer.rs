@@ -197,18 +197,20 @@ impl Issuer {
     /// `issuer`'s scheme, host and port to equal the authority's, which `issuer_for` ensures.
     pub fn openid_configuration(&self, tenant_id: &str, version: TokenVersion) -> Value {
         let base = format!("{}/{}", self.authority, tenant_id);
-        let (authorize, token, keys, logout) = match version {
+        let (authorize, token, keys, logout, devicecode) = match version {
             TokenVersion::V1 => (
                 format!("{base}/oauth2/authorize"),
                 format!("{base}/oauth2/token"),
                 format!("{base}/discovery/keys"),
                 format!("{base}/oauth2/logout"),
+                format!("{base}/oauth2/devicecode"),
             ),
             TokenVersion::V2 => (
                 format!("{base}/oauth2/v2.0/authorize"),
                 format!("{base}/oauth2/v2.0/token"),
                 format!("{base}/discovery/v2.0/keys"),
                 format!("{base}/oauth2/v2.0/logout"),
+                format!("{base}/oauth2/v2.0/devicecode"),
             ),
         };
         let app_claims: &[&str] = match version {
@@ -223,16 +225,24 @@ impl Issuer {
             "issuer": self.issuer_for(tenant_id, version),
             "authorization_endpoint": authorize,
             "token_endpoint": token,
+            "device_authorization_endpoint": devicecode,
             "jwks_uri": keys,
             "end_session_endpoint": logout,
-            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-            "response_modes_supported": ["query", "fragment", "form_post"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query", "form_post"],
+            "code_challenge_methods_supported": ["S256"],
             "subject_types_supported": ["pairwise"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported":
                 ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": [
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "password",
+                "urn:ietf:params:oauth:grant-type:device_code",
+            ],
             "request_uri_parameter_supported": false,
             "tenant_region_scope": null,
             "cloud_instance_name": self.cloud_instance_name(),

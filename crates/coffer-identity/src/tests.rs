@@ -972,6 +972,24 @@ fn openid_configuration_v2_and_v1() {
         format!("{base}/oauth2/v2.0/authorize")
     );
     assert_eq!(v2["token_endpoint"], format!("{base}/oauth2/v2.0/token"));
+    assert_eq!(
+        v2["device_authorization_endpoint"],
+        format!("{base}/oauth2/v2.0/devicecode")
+    );
+    assert_eq!(v2["code_challenge_methods_supported"], json!(["S256"]));
+    for g in [
+        "authorization_code",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:device_code",
+    ] {
+        assert!(
+            v2["grant_types_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(g)),
+            "{g}"
+        );
+    }
     assert_eq!(v2["jwks_uri"], format!("{base}/discovery/v2.0/keys"));
     assert_eq!(
         v2["id_token_signing_alg_values_supported"],
@@ -1016,6 +1034,10 @@ fn openid_configuration_v2_and_v1() {
         format!("{base}/oauth2/authorize")
     );
     assert_eq!(v1["token_endpoint"], format!("{base}/oauth2/token"));
+    assert_eq!(
+        v1["device_authorization_endpoint"],
+        format!("{base}/oauth2/devicecode")
+    );
     assert_eq!(v1["jwks_uri"], format!("{base}/discovery/keys"));
     assert!(
         v1["claims_supported"]

@@ -356,6 +356,14 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
                 ),
                 Err(e) => tracing::warn!(error = %e, "certificate renewal pass failed"),
             }
+            match purger.purge_expired_signin_records().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    records = n,
+                    "removed expired sign-in pages, codes and refresh tokens"
+                ),
+                Err(e) => tracing::warn!(error = %e, "removing expired sign-in records failed"),
+            }
             match purger.prune_audit_by_vault_retention().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(

@@ -11,6 +11,7 @@ mod directory;
 mod error;
 mod firewall;
 mod gateway;
+mod interactive;
 mod keyring;
 mod keys;
 mod lease;
@@ -49,13 +50,18 @@ pub use certificates::{
     CertKeyProps, CertLifetimeAction, CertificateImport, CertificateInput, CertificateIssuer,
     CertificateOperation, CertificatePolicy, CertificateView, Contact, IssuerAdmin, IssuerRef,
 };
+pub use directory::AZURE_CLI_APP_ID;
 pub use directory::{
     AppRef, ApplicationSpec, ApplicationUpdate, ApplicationView, DirectoryCaller, DirectoryFilter,
     KeyCredentialInput, KeyCredentialView, NewApplication, NewPassword, PasswordCredentialView,
-    ServicePrincipalView,
+    RedirectUris, ServicePrincipalView,
 };
-pub use error::{AuthError, ServiceError};
+pub use error::{AuthError, ServiceError, SigninError};
 pub use firewall::{FORBIDDEN_BY_CONNECTION, FORBIDDEN_BY_FIREWALL, TrustedServiceView};
+pub use interactive::{
+    AuthorizeRefusal, AuthorizeRequest, DeviceFlowStart, Platform, ReplyTarget, ResponseMode,
+    SigninDone, SigninForm, SigninPage, SigninRetry, origin_of,
+};
 pub use keys::{
     CryptoOutput, CryptoRequest, JwkInput, KeyAttributesInput, KeyCreate, KeyImport, KeyUpdate,
     KeyView, LifetimeAction, ReleasePolicy, RotationPolicy,
@@ -104,6 +110,8 @@ pub struct Coffer {
     /// Requests seen by vaults with an injected fault (a test helper).
     faults: Arc<vaults::FaultCounters>,
     gateway: gateway::GatewayState,
+    /// Bad-password counts of the sign-in checks (in memory only).
+    lockout: interactive::Lockout,
 }
 
 impl Coffer {
@@ -130,6 +138,7 @@ impl Coffer {
             throttle: OnceLock::new(),
             faults: Arc::default(),
             gateway: gateway::GatewayState::default(),
+            lockout: interactive::Lockout::default(),
         })
     }
 

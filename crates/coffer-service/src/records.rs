@@ -20,6 +20,18 @@ pub(crate) const USER_UPN: &str = "user-upn";
 /// a service principal or managed identity. Such a caller passes vault firewalls whose `bypass`
 /// is `AzureServices`. Kept beside the principal's own record so flagging one never rewrites it.
 pub(crate) const TRUSTED_SERVICE: &str = "trusted-service";
+/// Interactive sign-in (`interactive/`): each keyed by the SHA-256 (hex) of the random value the
+/// client or browser holds, so the store never holds a usable code or token.
+/// A rendered sign-in page, by its CSRF token (single use).
+pub(crate) const SIGNIN_PAGE: &str = "signin-page";
+/// An authorization code (kept, marked redeemed, until it expires: a second use is told so).
+pub(crate) const AUTH_CODE: &str = "auth-code";
+/// A device code flow, by its device code.
+pub(crate) const DEVICE_CODE: &str = "device-code";
+/// Index of user codes: `<user code>` → the device code's hash.
+pub(crate) const DEVICE_USER_CODE: &str = "device-user-code";
+/// A refresh token.
+pub(crate) const REFRESH_TOKEN: &str = "refresh-token";
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct TenantDoc {
@@ -93,6 +105,15 @@ pub(crate) struct ApplicationDoc {
     /// Unix seconds.
     #[serde(default)]
     pub(crate) created: Option<i64>,
+    /// Graph's `web.redirectUris`: confidential clients (the code is redeemed with a credential).
+    #[serde(default)]
+    pub(crate) web_redirect_uris: Vec<String>,
+    /// Graph's `publicClient.redirectUris`: desktop and mobile clients (PKCE, no credential).
+    #[serde(default)]
+    pub(crate) public_client_redirect_uris: Vec<String>,
+    /// Graph's `spa.redirectUris`: browser apps (PKCE, no credential).
+    #[serde(default)]
+    pub(crate) spa_redirect_uris: Vec<String>,
 }
 
 /// A user of a tenant (kind [`USER`], id `<tenant>:<object id>`).
@@ -110,6 +131,10 @@ pub(crate) struct UserDoc {
     pub(crate) created: i64,
     #[serde(default)]
     pub(crate) directory_admin: bool,
+    /// Bumped by Graph's `revokeSignInSessions`: refresh tokens issued under an older
+    /// generation are revoked.
+    #[serde(default)]
+    pub(crate) session_generation: u64,
 }
 
 /// Body of a [`TRUSTED_SERVICE`] entry.

@@ -1,6 +1,8 @@
 //! Token issuance (v1 `resource`, v2 `scope`): the client-credentials grant with a client secret
-//! or a certificate assertion, and the password grant for users; and the authentication of
-//! vault, management and Graph requests by their bearer token.
+//! or a certificate assertion, the password grant for users, and the dispatch of the
+//! interactive grants (authorization code, refresh token, device code; see `interactive/`) to a
+//! common user grant; and the authentication of vault, management and Graph requests by their
+//! bearer token.
 
 use coffer_domain::Principal;
 use coffer_identity::{
@@ -10,6 +12,7 @@ use coffer_identity::{
 
 use crate::audit::AuditIdentity;
 use crate::directory::clip;
+use crate::interactive::Requested;
 use crate::records::{ApplicationDoc, UserDoc, VaultDoc};
 use crate::token_cache::Caller;
 use crate::{AuthError, Coffer, ServiceError};
@@ -44,6 +47,16 @@ pub struct TokenRequest {
     pub resource: Option<String>,
     /// v2 endpoint.
     pub scope: Option<String>,
+    /// Authorization code grant: the code, the redirect URI it was sent to, the PKCE verifier.
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    /// Refresh token grant.
+    pub refresh_token: Option<String>,
+    /// Device code grant.
+    pub device_code: Option<String>,
+    /// MSAL's `client_info=1`: answer with `client_info` (`{"uid","utid"}`, base64url).
+    pub client_info: bool,
 }
 
 /// A token the endpoint issued, with what the response carries besides it.
@@ -56,11 +69,15 @@ pub struct IssuedGrant {
     /// from it) and MSAL's `client_info` (`{"uid","utid"}`, base64url).
     pub id_token: Option<String>,
     pub client_info: Option<String>,
+    /// Delegated grants that asked for `offline_access`: an opaque refresh token.
+    pub refresh_token: Option<String>,
+    /// Delegated grants: the granted scopes.
+    pub scope: Option<String>,
 }
 
 /// How the client proved who it is: Azure's `appidacr` (0 none, 1 secret, 2 certificate).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ClientAuth {
+pub(crate) enum ClientAuth {
     Public,
     Secret,
     Certificate,
@@ -76,8 +93,43 @@ impl ClientAuth {
     }
 }
 
+/// Whether a user grant comes with a refresh token, and whether it replaces one.
+#[derive(Clone, Debug)]
+pub(crate) enum RefreshPlan {
+    None,
+    Issue {
+        confidential: bool,
+    },
+    /// Rotation: the token with record id `old_id` is removed in the same write.
+    Rotate {
+        confidential: bool,
+        old_id: String,
+    },
+}
+
+/// A token for a signed-in user through an application (a compound identity).
+pub(crate) struct UserGrant<'a> {
+    pub(crate) app: &'a ApplicationDoc,
+    pub(crate) auth: ClientAuth,
+    pub(crate) user: &'a UserDoc,
+    /// The access token's audience (canonical spelling).
+    pub(crate) audience: String,
+    pub(crate) requested: Requested,
+    pub(crate) id_token: bool,
+    /// Echoed in the id token (the authorization request's `nonce`).
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) client_info: bool,
+    pub(crate) refresh: RefreshPlan,
+    pub(crate) v2: bool,
+}
+
 const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 const GRANT_PASSWORD: &str = "password";
+const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+const GRANT_DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// The v1 endpoint's older spelling of the device code grant.
+const GRANT_DEVICE_CODE_V1: &str = "device_code";
 /// The delegated scope of user tokens (Azure's name for "act as the signed-in user").
 const USER_SCOPE: &str = "user_impersonation";
 
@@ -108,8 +160,14 @@ impl Coffer {
             .grant_type
             .as_deref()
             .ok_or(AuthError::MissingParameter("grant_type"))?;
-        if grant != GRANT_CLIENT_CREDENTIALS && grant != GRANT_PASSWORD {
-            return Err(AuthError::UnsupportedGrantType(clip(grant, 64)));
+        match grant {
+            GRANT_CLIENT_CREDENTIALS | GRANT_PASSWORD => {}
+            GRANT_AUTHORIZATION_CODE => return self.redeem_code(tenant_id, &req, v2).await,
+            GRANT_REFRESH_TOKEN => return self.redeem_refresh_token(tenant_id, &req, v2).await,
+            GRANT_DEVICE_CODE | GRANT_DEVICE_CODE_V1 => {
+                return self.poll_device_code(tenant_id, &req, v2).await;
+            }
+            other => return Err(AuthError::UnsupportedGrantType(clip(other, 64))),
         }
         let client_id = req
             .client_id
@@ -170,8 +228,50 @@ impl Coffer {
                 resource: audience,
                 id_token: None,
                 client_info: None,
+                refresh_token: None,
+                scope: None,
             });
         };
+        let offline = !v2
+            || req
+                .scope
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .any(|s| s == "offline_access");
+        let requested = Requested {
+            resource: Some(requested),
+            openid: true,
+            offline_access: offline,
+            ..Requested::default()
+        };
+        self.user_grant(UserGrant {
+            app: &app,
+            auth: client_auth,
+            user: &user,
+            audience,
+            requested,
+            id_token: true,
+            nonce: None,
+            client_info: true,
+            refresh: if offline {
+                RefreshPlan::Issue {
+                    confidential: client_auth != ClientAuth::Public,
+                }
+            } else {
+                RefreshPlan::None
+            },
+            v2,
+        })
+        .await
+    }
+
+    /// Issues the answer of every delegated grant: the access token for the user through the
+    /// application, and as asked the id token, `client_info` and a (rotated) refresh token.
+    pub(crate) async fn user_grant(&self, g: UserGrant<'_>) -> Result<IssuedGrant, AuthError> {
+        let user = g.user;
+        let mut extra = serde_json::Map::new();
+        extra.insert("appidacr".to_owned(), g.auth.acr().into());
         extra.insert("amr".to_owned(), serde_json::json!(["pwd"]));
         extra.insert("idtyp".to_owned(), "user".into());
         extra.insert("name".to_owned(), user.display_name.clone().into());
@@ -183,27 +283,51 @@ impl Coffer {
         extra.insert("upn".to_owned(), user.user_principal_name.clone().into());
         let token = self.mint_token(
             &user.tenant_id,
-            &audience,
-            &app.app_id,
+            &g.audience,
+            &g.app.app_id,
             &user.object_id,
             extra,
         )?;
-        let id_token = self.id_token(&app.app_id, &user)?;
-        let client_info = base64::Engine::encode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            serde_json::json!({"uid": user.object_id, "utid": user.tenant_id}).to_string(),
-        );
+        let id_token = if g.id_token {
+            Some(self.id_token(&g.app.app_id, user, g.nonce)?.access_token)
+        } else {
+            None
+        };
+        let client_info = g.client_info.then(|| {
+            base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                serde_json::json!({"uid": user.object_id, "utid": user.tenant_id}).to_string(),
+            )
+        });
+        let refresh_token = match self.refresh_token_writes(&g.app.app_id, user, &g.refresh)? {
+            Some((t, writes)) => match self.store.write_docs(writes).await {
+                Ok(()) => Some(t),
+                // The token being rotated was used by a concurrent request.
+                Err(coffer_store::StoreError::NotFound) => {
+                    return Err(AuthError::InvalidRefreshToken);
+                }
+                Err(e) => return Err(ServiceError::from(e).into()),
+            },
+            None => None,
+        };
+        let scope = if g.v2 {
+            g.requested.granted(&g.audience)
+        } else {
+            USER_SCOPE.to_owned()
+        };
         Ok(IssuedGrant {
             token,
-            resource: audience,
-            id_token: Some(id_token.access_token),
-            client_info: Some(client_info),
+            resource: g.audience,
+            id_token,
+            client_info,
+            refresh_token,
+            scope: Some(scope),
         })
     }
 
     /// Authenticates the client of a token request: by certificate assertion, by secret, or,
     /// for the password grant of a public client (`isFallbackPublicClient`), not at all.
-    async fn authenticate_token_client(
+    pub(crate) async fn authenticate_token_client(
         &self,
         tenant_id: &str,
         client_id: &str,
@@ -236,9 +360,18 @@ impl Coffer {
         Err(AuthError::ClientCredentialRequired)
     }
 
-    /// An OpenID Connect id token for a user signing in to `client_id` (audience: the client).
-    fn id_token(&self, client_id: &str, user: &UserDoc) -> Result<IssuedToken, AuthError> {
+    /// An OpenID Connect id token for a user signing in to `client_id` (audience: the client),
+    /// carrying the authorization request's `nonce` when it had one.
+    fn id_token(
+        &self,
+        client_id: &str,
+        user: &UserDoc,
+        nonce: Option<&str>,
+    ) -> Result<IssuedToken, AuthError> {
         let mut extra = serde_json::Map::new();
+        if let Some(n) = nonce {
+            extra.insert("nonce".to_owned(), n.into());
+        }
         extra.insert("name".to_owned(), user.display_name.clone().into());
         extra.insert(
             "preferred_username".to_owned(),

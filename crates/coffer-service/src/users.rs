@@ -1,5 +1,6 @@
-//! Users of a tenant: they sign in with the resource-owner password grant through an application
-//! (a compound identity: the token's `oid` is the user, its `appid` the application). Passwords
+//! Users of a tenant: they sign in through an application with the resource-owner password grant
+//! or interactively (`interactive/`), a compound identity: the token's `oid` is the user, its
+//! `appid` the application. Passwords
 //! are kept only as salted hashes; user principal names are unique per tenant, case-insensitively.
 
 use coffer_store::{DocMode, DocWrite, StoreError};
@@ -41,7 +42,7 @@ pub struct UserView {
     pub created: i64,
 }
 
-fn user_doc_id(tenant: &str, object_id: &str) -> String {
+pub(crate) fn user_doc_id(tenant: &str, object_id: &str) -> String {
     format!(
         "{}:{}",
         tenant.to_ascii_lowercase(),
@@ -141,7 +142,7 @@ impl Coffer {
     }
 
     /// A user by object id, or by user principal name when it contains `@`.
-    async fn user_doc(
+    pub(crate) async fn user_doc(
         &self,
         tenant_id: &str,
         id_or_upn: &str,
@@ -174,6 +175,7 @@ impl Coffer {
             account_enabled: new.account_enabled,
             created: self.now(),
             directory_admin: false,
+            session_generation: 0,
         };
         let writes = vec![
             DocWrite::Put {
@@ -312,13 +314,18 @@ impl Coffer {
         }
     }
 
-    /// Checks a user's name and password for the password grant.
+    /// Checks a user's name and password (the password grant and the sign-in page), with the
+    /// lockout after repeated failures (`interactive/lockout.rs`).
     pub(crate) async fn authenticate_user(
         &self,
         tenant_id: &str,
         username: &str,
         password: &str,
     ) -> Result<UserDoc, AuthError> {
+        let now = self.now();
+        if let Some(secs) = self.lockout.locked_for(tenant_id, username, now) {
+            return Err(AuthError::AccountLocked(secs));
+        }
         let found = if username.contains('@') {
             self.user_doc_by_upn(tenant_id, username).await?
         } else {
@@ -327,11 +334,14 @@ impl Coffer {
         let Some((user, _)) = found else {
             // Spend the same work as a real check, so timing does not tell which names exist.
             let _ = coffer_crypto::password::verify(password, DUMMY_HASH);
+            self.lockout.failed(tenant_id, username, now);
             return Err(AuthError::InvalidUserCredentials);
         };
         if !coffer_crypto::password::verify(password, &user.password_hash) {
+            self.lockout.failed(tenant_id, username, now);
             return Err(AuthError::InvalidUserCredentials);
         }
+        self.lockout.succeeded(tenant_id, username);
         if !user.account_enabled {
             return Err(AuthError::UserDisabled);
         }

@@ -1,4 +1,5 @@
-//! Token endpoint bodies: the success response and the AADSTS-style error.
+//! Token endpoint bodies: the success response, the device authorization response and the
+//! AADSTS-style error.
 
 use serde::Serialize;
 
@@ -6,6 +7,9 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
     pub token_type: &'static str,
+    /// Delegated grants: the granted scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     pub expires_in: i64,
     pub ext_expires_in: i64,
     /// v1 only: absolute expiry and not-before, as strings like Entra ID's v1 endpoint.
@@ -16,6 +20,26 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
     pub access_token: String,
+    /// Delegated grants that asked for `offline_access`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Delegated grants that asked for `openid` (and the password grant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// MSAL's `client_info`: base64url of `{"uid":<object id>,"utid":<tenant>}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_info: Option<String>,
+}
+
+/// `POST /{tenant}/oauth2/v2.0/devicecode`'s answer.
+#[derive(Debug, Serialize)]
+pub struct DeviceCodeResponse {
+    pub user_code: String,
+    pub device_code: String,
+    pub verification_uri: String,
+    pub expires_in: i64,
+    pub interval: i64,
+    pub message: String,
 }
 
 /// Entra ID's error body.

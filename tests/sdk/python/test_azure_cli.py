@@ -272,3 +272,94 @@ def test_apim_custom_domain_seed_scenario(az, contract, run_id, tmp_path):
     finally:
         backend.close()
     az("apim", "delete", "-n", svc, "-g", rg, "-y")
+
+
+def test_login_with_device_code_as_a_user(contract, tmp_path):
+    """`az login --use-device-code`: az prints Entra ID's message (with Coffer's /devicelogin) on
+    stderr and polls; a thread reads the code and completes the page as a person would."""
+    import re
+    import threading
+
+    from test_identity import Graph
+    from test_interactive import complete_device_login
+
+    graph = Graph(contract)
+    upn = f"cli-{os.getpid()}-{tmp_path.name[-12:]}@coffer.test".lower()
+    password = "Cli-Device-Passw0rd!"
+    user = graph.call(
+        "POST",
+        "/v1.0/users",
+        {"displayName": "CLI user", "userPrincipalName": upn, "passwordProfile": {"password": password}},
+        expect=(201,),
+    )
+    binary = _az_venv()
+    env = dict(
+        os.environ,
+        AZURE_CONFIG_DIR=str(tmp_path),
+        REQUESTS_CA_BUNDLE=contract.ca_cert,
+        AZURE_CORE_COLLECT_TELEMETRY="false",
+        AZURE_CORE_NO_COLOR="true",
+    )
+
+    def az(*args):
+        r = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, f"az {' '.join(args)}: {r.stderr[-2000:]}"
+        return r.stdout
+
+    try:
+        az("config", "set", "core.instance_discovery=false")
+        az("cloud", "register", "-n", "Coffer", "--endpoint-resource-manager", contract.raw["management_url"])
+        az("cloud", "set", "-n", "Coffer")
+        p = subprocess.Popen(
+            [str(binary), "login", "--use-device-code", "--tenant", contract.tenant_id, "-o", "json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        seen = []
+        failures = []
+
+        def watch_stderr():
+            for line in p.stderr:
+                seen.append(line)
+                m = re.search(r"open the page (\S+) and enter the code (\S+) to authenticate", line)
+                if m:
+                    try:
+                        complete_device_login(contract.ca_cert, m.group(1), m.group(2), upn, password)
+                    except Exception as e:  # reported below; az would poll until expiry
+                        failures.append(e)
+                        p.kill()
+
+        # stderr is read by this thread alone (communicate() would race it for the message).
+        t = threading.Thread(target=watch_stderr, daemon=True)
+        t.start()
+        stdout = []
+        reader = threading.Thread(target=lambda: stdout.append(p.stdout.read()), daemon=True)
+        reader.start()
+        try:
+            p.wait(timeout=180)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise AssertionError(f"az login did not finish: {failures} {''.join(seen)[-2000:]}")
+        t.join(timeout=10)
+        reader.join(timeout=10)
+        out = "".join(stdout)
+        print("".join(seen)[-3000:])
+        assert not failures, failures
+        assert p.returncode == 0, "".join(seen)[-2000:]
+        assert any(f"{contract.authority}/devicelogin" in line for line in seen), seen
+        accounts = json.loads(out)
+        assert any(a["id"] == contract.raw["subscription_id"] for a in accounts), accounts
+        shown = json.loads(az("account", "show", "-o", "json"))
+        assert shown["user"] == {"name": upn, "type": "user"}, shown
+        # A token for another resource comes from the refresh token, without signing in again.
+        tok = json.loads(az("account", "get-access-token", "--resource", contract.vault_resource, "-o", "json"))
+        part = tok["accessToken"].split(".")[1]
+        import base64
+
+        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        assert claims["oid"] == user["id"], claims
+        assert claims["appid"] == "04b07795-8ddb-461a-bbee-02f9e1bf7b46", claims
+    finally:
+        graph.call("DELETE", f"/v1.0/users/{user['id']}", expect=(204,))

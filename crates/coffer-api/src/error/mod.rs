@@ -6,6 +6,7 @@ pub(crate) mod arm;
 pub(crate) mod edge;
 pub(crate) mod graph;
 pub(crate) mod oauth;
+pub(crate) mod signin;
 
 use axum::response::{IntoResponse, Response};
 use coffer_service::{ServiceError, Settings};

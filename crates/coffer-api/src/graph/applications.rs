@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use coffer_service::{
     AppRef, ApplicationSpec, ApplicationUpdate, ApplicationView, Coffer, DirectoryCaller,
-    KeyCredentialInput, KeyCredentialView, PasswordCredentialView,
+    KeyCredentialInput, KeyCredentialView, PasswordCredentialView, RedirectUris,
 };
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
@@ -68,6 +68,11 @@ pub(super) async fn applications(
                     public_client: bool_prop(&b, "isFallbackPublicClient", "Application")?
                         .unwrap_or(false),
                     key_credentials: key_credentials_prop(&b)?.unwrap_or_default(),
+                    redirect_uris: RedirectUris {
+                        web: redirect_uris_prop(&b, "web")?.unwrap_or_default(),
+                        public_client: redirect_uris_prop(&b, "publicClient")?.unwrap_or_default(),
+                        spa: redirect_uris_prop(&b, "spa")?.unwrap_or_default(),
+                    },
                 };
                 let v = app.register_application(tenant, spec).await?;
                 Ok(created(ctx, "applications/$entity", application_json(&v)))
@@ -97,6 +102,9 @@ pub(super) async fn applications(
                 display_name: str_prop(&b, "displayName", "Application")?,
                 public_client: bool_prop(&b, "isFallbackPublicClient", "Application")?,
                 key_credentials: key_credentials_prop(&b)?,
+                web_redirect_uris: redirect_uris_prop(&b, "web")?,
+                public_client_redirect_uris: redirect_uris_prop(&b, "publicClient")?,
+                spa_redirect_uris: redirect_uris_prop(&b, "spa")?,
             };
             app.update_application(tenant, r, update).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
@@ -146,6 +154,40 @@ pub(super) async fn applications(
             Err(GraphError::method_not_allowed())
         }
         (_, Some(_)) => Err(GraphError::no_segment(&rest[0])),
+    }
+}
+
+/// `<platform>: {"redirectUris": [...]}` (`web`, `publicClient`, `spa`); other members of the
+/// platform object (`implicitGrantSettings`, `homePageUrl`, ...) are accepted and not kept.
+fn redirect_uris_prop(
+    m: &Map<String, Value>,
+    platform: &str,
+) -> Result<Option<Vec<String>>, GraphError> {
+    let obj = match get_ci(m, platform) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(o)) => o,
+        Some(_) => return Err(invalid_property(platform, "Application", "an object")),
+    };
+    let what = format!("{platform}.redirectUris");
+    match get_ci(obj, "redirectUris") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(invalid_property(
+                    &what,
+                    "Application",
+                    "an array of strings",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(invalid_property(
+            &what,
+            "Application",
+            "an array of strings",
+        )),
     }
 }
 
@@ -260,13 +302,13 @@ fn application_json(a: &ApplicationView) -> Value {
         "appRoles": [],
         "keyCredentials": a.keys.iter().map(key_json).collect::<Vec<_>>(),
         "passwordCredentials": a.passwords.iter().map(password_json).collect::<Vec<_>>(),
-        "publicClient": { "redirectUris": [] },
+        "publicClient": { "redirectUris": a.redirect_uris.public_client },
         "requiredResourceAccess": [],
-        "spa": { "redirectUris": [] },
+        "spa": { "redirectUris": a.redirect_uris.spa },
         "web": {
             "homePageUrl": null,
             "logoutUrl": null,
-            "redirectUris": [],
+            "redirectUris": a.redirect_uris.web,
             "implicitGrantSettings": {
                 "enableAccessTokenIssuance": false,
                 "enableIdTokenIssuance": false,

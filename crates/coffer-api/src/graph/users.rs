@@ -95,6 +95,18 @@ pub(super) async fn users(
             }
             _ => Err(GraphError::method_not_allowed()),
         },
+        [id, action] if action.eq_ignore_ascii_case("revokeSignInSessions") => {
+            if *method != Method::POST {
+                return Err(GraphError::method_not_allowed());
+            }
+            caller.require_admin()?;
+            app.revoke_sign_in_sessions(tenant, id).await?;
+            Ok(entity(
+                ctx,
+                "Edm.Boolean",
+                serde_json::json!({ "value": true }),
+            ))
+        }
         [_, seg, ..] => Err(GraphError::no_segment(seg)),
     }
 }

@@ -127,6 +127,12 @@ impl Server {
     }
 
     pub(crate) fn client(&self) -> reqwest::Client {
+        self.client_builder().build().unwrap()
+    }
+
+    /// The builder behind [`Self::client`], for clients that need more settings (say, not
+    /// following redirects).
+    pub(crate) fn client_builder(&self) -> reqwest::ClientBuilder {
         let ca = std::fs::read(self.b("ca_cert")).unwrap();
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
         let mut b = reqwest::Client::builder()
@@ -142,7 +148,7 @@ impl Server {
         ] {
             b = b.resolve(host, addr);
         }
-        b.build().unwrap()
+        b
     }
 
     pub(crate) fn vault(&self) -> String {

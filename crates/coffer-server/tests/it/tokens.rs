@@ -163,7 +163,10 @@ async fn token_endpoint_errors_are_aadsts_shaped() {
         ),
         (
             ep(&s.b("tenant_id")),
-            vec![("grant_type", "authorization_code".into())],
+            vec![(
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:saml1_1-bearer".into(),
+            )],
             400,
             "unsupported_grant_type",
             70003,
@@ -171,6 +174,13 @@ async fn token_endpoint_errors_are_aadsts_shaped() {
         (
             ep(&s.b("tenant_id")),
             vec![("grant_type", "client_credentials".into())],
+            400,
+            "invalid_request",
+            900144,
+        ),
+        (
+            ep(&s.b("tenant_id")),
+            vec![("grant_type", "authorization_code".into())],
             400,
             "invalid_request",
             900144,

@@ -8,6 +8,7 @@ use super::credentials::{
     password_view, replace_key_credentials,
 };
 use super::{AppRef, DirectoryFilter, app_doc_id, check_display_name, not_found};
+use crate::interactive::{Platform, check_redirect_uris};
 use crate::records::{APP, ApplicationDoc, ClientSecretDoc};
 use crate::{Coffer, ServiceError};
 
@@ -29,6 +30,18 @@ pub struct ApplicationView {
     pub directory_admin: bool,
     pub passwords: Vec<PasswordCredentialView>,
     pub keys: Vec<KeyCredentialView>,
+    pub redirect_uris: RedirectUris,
+}
+
+/// Where an application may receive authorization codes, per platform as Graph has them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RedirectUris {
+    /// `web.redirectUris`: the code is redeemed with a client credential.
+    pub web: Vec<String>,
+    /// `publicClient.redirectUris`: desktop and mobile apps (PKCE, no credential).
+    pub public_client: Vec<String>,
+    /// `spa.redirectUris`: single-page apps (PKCE, no credential).
+    pub spa: Vec<String>,
 }
 
 /// What a new application starts with.
@@ -37,6 +50,7 @@ pub struct ApplicationSpec {
     pub display_name: String,
     pub public_client: bool,
     pub key_credentials: Vec<KeyCredentialInput>,
+    pub redirect_uris: RedirectUris,
 }
 
 /// Changes to an application; `None` leaves a property as it is. `key_credentials` replaces
@@ -46,6 +60,10 @@ pub struct ApplicationUpdate {
     pub display_name: Option<String>,
     pub public_client: Option<bool>,
     pub key_credentials: Option<Vec<KeyCredentialInput>>,
+    /// Each platform's list replaces the stored one when given.
+    pub web_redirect_uris: Option<Vec<String>>,
+    pub public_client_redirect_uris: Option<Vec<String>>,
+    pub spa_redirect_uris: Option<Vec<String>>,
 }
 
 /// A newly registered application and its first client secret.
@@ -69,6 +87,11 @@ fn application_view(d: &ApplicationDoc, admin: bool) -> ApplicationView {
         directory_admin: admin,
         passwords: d.secrets.iter().map(password_view).collect(),
         keys: d.key_credentials.iter().map(key_view).collect(),
+        redirect_uris: RedirectUris {
+            web: d.web_redirect_uris.clone(),
+            public_client: d.public_client_redirect_uris.clone(),
+            spa: d.spa_redirect_uris.clone(),
+        },
     }
 }
 
@@ -111,6 +134,9 @@ impl Coffer {
             directory_admin: false,
             public_client: false,
             created: Some(self.now()),
+            web_redirect_uris: Vec::new(),
+            public_client_redirect_uris: Vec::new(),
+            spa_redirect_uris: Vec::new(),
         }
     }
 
@@ -138,6 +164,10 @@ impl Coffer {
         let mut app = self.new_app_doc(tenant_id, display_name, Vec::new());
         app.public_client = spec.public_client;
         app.key_credentials = replace_key_credentials(&[], spec.key_credentials)?;
+        app.web_redirect_uris = check_redirect_uris(Platform::Web, spec.redirect_uris.web)?;
+        app.public_client_redirect_uris =
+            check_redirect_uris(Platform::PublicClient, spec.redirect_uris.public_client)?;
+        app.spa_redirect_uris = check_redirect_uris(Platform::Spa, spec.redirect_uris.spa)?;
         self.insert_app(&app).await?;
         Ok(application_view(&app, false))
     }
@@ -189,6 +219,18 @@ impl Coffer {
             .as_deref()
             .map(check_display_name)
             .transpose()?;
+        let web = update
+            .web_redirect_uris
+            .map(|u| check_redirect_uris(Platform::Web, u))
+            .transpose()?;
+        let public = update
+            .public_client_redirect_uris
+            .map(|u| check_redirect_uris(Platform::PublicClient, u))
+            .transpose()?;
+        let spa = update
+            .spa_redirect_uris
+            .map(|u| check_redirect_uris(Platform::Spa, u))
+            .transpose()?;
         let (_, app) = self
             .update_app(tenant_id, r, |app| {
                 if let Some(n) = &display_name {
@@ -200,6 +242,15 @@ impl Coffer {
                 if let Some(keys) = &update.key_credentials {
                     app.key_credentials =
                         replace_key_credentials(&app.key_credentials, keys.clone())?;
+                }
+                if let Some(u) = &web {
+                    app.web_redirect_uris = u.clone();
+                }
+                if let Some(u) = &public {
+                    app.public_client_redirect_uris = u.clone();
+                }
+                if let Some(u) = &spa {
+                    app.spa_redirect_uris = u.clone();
                 }
                 Ok(())
             })

@@ -138,7 +138,7 @@ impl Coffer {
         }
     }
 
-    /// The application a token request names, or AADSTS700016.
+    /// The application a token request names (or the built-in Azure CLI), or AADSTS700016.
     pub(crate) async fn client_app(
         &self,
         tenant_id: &str,
@@ -146,6 +146,9 @@ impl Coffer {
     ) -> Result<ApplicationDoc, AuthError> {
         match self.app(tenant_id, client_id).await? {
             Some((app, _)) => Ok(app),
+            None if client_id.trim().eq_ignore_ascii_case(AZURE_CLI_APP_ID) => {
+                Ok(azure_cli_app(tenant_id))
+            }
             None => Err(AuthError::UnknownClient {
                 client: clip(client_id, 100),
                 tenant: clip(tenant_id, 100),
@@ -374,4 +377,28 @@ fn remove_by_key_id<T>(
         });
     }
     Ok(())
+}
+
+/// Microsoft's Azure CLI application id. In Entra ID this first-party public client exists in
+/// every tenant; `az login` and azure-identity's interactive credentials use it by default, so
+/// Coffer knows it in every tenant too, with what Entra ID gives it: public client flows and
+/// the loopback redirect URI. It has no credential, so it can never get an app-only token.
+pub const AZURE_CLI_APP_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+
+fn azure_cli_app(tenant_id: &str) -> ApplicationDoc {
+    ApplicationDoc {
+        tenant_id: tenant_id.to_ascii_lowercase(),
+        app_id: AZURE_CLI_APP_ID.to_owned(),
+        object_id: super::derived_object_id(&format!("service-principal/{AZURE_CLI_APP_ID}")),
+        display_name: "Microsoft Azure CLI".to_owned(),
+        secrets: Vec::new(),
+        app_object_id: super::derived_object_id(AZURE_CLI_APP_ID),
+        key_credentials: Vec::new(),
+        directory_admin: false,
+        public_client: true,
+        created: None,
+        web_redirect_uris: Vec::new(),
+        public_client_redirect_uris: vec!["http://localhost".to_owned()],
+        spa_redirect_uris: Vec::new(),
+    }
 }

@@ -18,8 +18,11 @@ mod credentials;
 mod filter;
 mod service_principals;
 
-pub use applications::{ApplicationSpec, ApplicationUpdate, ApplicationView, NewApplication};
+pub use applications::{
+    ApplicationSpec, ApplicationUpdate, ApplicationView, NewApplication, RedirectUris,
+};
 pub use caller::DirectoryCaller;
+pub use credentials::AZURE_CLI_APP_ID;
 pub(crate) use credentials::new_client_secret;
 pub use credentials::{KeyCredentialInput, KeyCredentialView, NewPassword, PasswordCredentialView};
 pub use filter::DirectoryFilter;
@@ -93,7 +96,7 @@ pub(crate) fn check_display_name(name: &str) -> Result<String, ServiceError> {
 
 /// The object id of an application object: stored, or for records made before it was stored,
 /// derived from the app id (stable, and distinct from the app id and the service principal's).
-fn derived_object_id(app_id: &str) -> String {
+pub(crate) fn derived_object_id(app_id: &str) -> String {
     let d = aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         format!("coffer/application-object/{}", app_id.to_ascii_lowercase()).as_bytes(),
