@@ -151,8 +151,6 @@ mod tests {
 
     use crate::{SecretInput, ServiceError};
 
-    use super::*;
-
     #[tokio::test]
     async fn seeded_secrets_read_back_through_get_and_list() {
         let (c, _clock, s) = crate::testing::setup().await;

@@ -174,11 +174,11 @@ pub(crate) async fn append_all(
     let mut done: Vec<Option<Result<(), Fail>>> = writes.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
         for (slot, out) in pending.iter_mut().zip(done.iter_mut()) {
-            if let Some(f) = slot {
-                if let std::task::Poll::Ready(r) = f.as_mut().poll(cx) {
-                    *out = Some(r);
-                    *slot = None;
-                }
+            if let Some(f) = slot
+                && let std::task::Poll::Ready(r) = f.as_mut().poll(cx)
+            {
+                *out = Some(r);
+                *slot = None;
             }
         }
         // Decided once every statement before the first failure has answered.
