@@ -18,6 +18,7 @@ mod migrate_cmd;
 mod port_cmd;
 mod refusal_io;
 mod retry;
+mod seed_cmd;
 mod serve;
 mod setup;
 mod store_setup;
@@ -102,6 +103,9 @@ enum Command {
     /// Print the hosts-file line for the role host names and every vault, or with --write add
     /// the missing names to a hosts file (idempotent).
     Hosts(env_cmd::HostsArgs),
+    /// A benchmarking tool: fill a vault with generated secrets through the storage layer
+    /// (sealed as `SecretSet` seals them), with the store selection of `coffer serve`.
+    Seed(seed_cmd::SeedArgs),
 }
 
 /// When to colour output.
@@ -274,6 +278,7 @@ fn main() -> ExitCode {
         Command::Doctor { args, common } => rt.block_on(doctor_cmd::run(args, common)),
         Command::Env(args) => env_cmd::run_env(&args),
         Command::Hosts(args) => rt.block_on(env_cmd::run_hosts(args)),
+        Command::Seed(args) => rt.block_on(seed_cmd::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 //! or a PostgreSQL shared by several nodes (`--store postgres://...`; nothing is cached that
 //! another node could change, beyond the short-lived vault settings of `VAULT_CACHE_TTL`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -21,7 +21,21 @@ pub(crate) enum Backend {
 
 impl Backend {
     pub(crate) fn from_args(args: &ServeArgs) -> Result<Backend> {
-        let Some(url) = args.store.as_deref().map(str::trim) else {
+        Self::from_options(
+            args.store.as_deref(),
+            args.store_ca.clone(),
+            args.store_max_connections,
+        )
+    }
+
+    /// From `--store`, `--store-ca` and `--store-max-connections` (shared by the verbs that
+    /// open the store themselves).
+    pub(crate) fn from_options(
+        store: Option<&str>,
+        ca_file: Option<PathBuf>,
+        max_connections: usize,
+    ) -> Result<Backend> {
+        let Some(url) = store.map(str::trim) else {
             return Ok(Backend::Embedded);
         };
         if url.is_empty() || url == "embedded" {
@@ -35,8 +49,8 @@ impl Backend {
         }
         Ok(Backend::Postgres(PgOptions {
             url: url.to_owned(),
-            ca_file: args.store_ca.clone(),
-            max_connections: args.store_max_connections.max(1),
+            ca_file,
+            max_connections: max_connections.max(1),
         }))
     }
 

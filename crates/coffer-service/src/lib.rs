@@ -21,6 +21,7 @@ mod objects;
 mod records;
 mod request;
 mod secrets;
+mod seed;
 mod settings;
 #[cfg(test)]
 mod testing;
@@ -82,6 +83,7 @@ pub use management::{
 pub use objects::{ListPage, MAX_PAGE};
 pub use request::{Facts, RequestFacts};
 pub use secrets::{MAX_TAGS, MAX_VALUE_BYTES, SecretInput, SecretUpdate, SecretView};
+pub use seed::{MAX_SEED_BATCH, seed_name, seed_value};
 pub use settings::Settings;
 pub use throttle::{
     Budget, DEFAULT_LIMITS, Hit, Limiter, LimitsError, LocalLimiter, NodeShare, Refusal, Scope,

@@ -35,7 +35,7 @@ pub use pool::{PgOptions, redacted};
 
 use error::{Fail, message};
 use objects::{
-    State, VERSION_COLS, append, apply_doc_write, deletion_at, doc_at, insert_version,
+    State, VERSION_COLS, append_all, apply_doc_write, deletion_at, doc_at, insert_version,
     kind_from_str, object_state, version_at,
 };
 use pool::{Pool, finish, transaction};
@@ -123,16 +123,11 @@ impl Store for PgStore {
     }
 
     async fn append_version(&self, obj: &ObjectRef, version: Version) -> Result<(), StoreError> {
-        transaction!(&self.pool, |tx| append(tx, obj, &version))
+        self.append_versions(vec![(obj.clone(), version)]).await
     }
 
     async fn append_versions(&self, writes: Vec<(ObjectRef, Version)>) -> Result<(), StoreError> {
-        transaction!(&self.pool, |tx| async {
-            for (obj, version) in &writes {
-                append(tx, obj, version).await?;
-            }
-            Ok(())
-        })
+        transaction!(&self.pool, |tx| append_all(tx, &writes))
     }
 
     async fn get_version(
@@ -218,18 +213,24 @@ impl Store for PgStore {
         let after = after.unwrap_or("");
         let limit = limit_to_db(limit);
         let namespace = if deleted {
-            "o.deleted_date IS NOT NULL"
+            "deleted_date IS NOT NULL"
         } else {
-            "o.deleted_date IS NULL"
+            "deleted_date IS NULL"
         };
+        // The page of objects is picked first, on its own: joined directly, the planner merged
+        // the objects with `versions` read from the vault's first name, so a page deep in the
+        // listing read every version before it. Each object of the page then finds its latest
+        // version by an exact lookup of (vault, kind, name, seq).
         let sql = format!(
             "SELECT o.name, o.deleted_date, o.scheduled_purge_date, {VERSION_COLS}
-             FROM objects o
+             FROM (SELECT vault, kind, name, latest_seq, deleted_date, scheduled_purge_date
+                   FROM objects
+                   WHERE vault = $1 AND kind = $2 AND {namespace} AND name > $3
+                   ORDER BY name
+                   LIMIT $4) o
              JOIN versions v ON v.vault = o.vault AND v.kind = o.kind AND v.name = o.name
               AND v.seq = o.latest_seq
-             WHERE o.vault = $1 AND o.kind = $2 AND {namespace} AND o.name > $3
-             ORDER BY o.name
-             LIMIT $4"
+             ORDER BY o.name"
         );
         finish(async {
             let c = &self.pool.client().await?;

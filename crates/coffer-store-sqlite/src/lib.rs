@@ -39,7 +39,7 @@ use error::{Fail, message};
 use migrate::STORE_SCHEMA;
 use objects::{
     State, VERSION_COLS, insert_object, insert_version, kind_from_str, latest_version,
-    object_state, reserve_seq, version_at, version_by_id,
+    list_objects_sql, object_state, reserve_seq, version_at, version_by_id,
 };
 use pool::Pool;
 
@@ -232,28 +232,7 @@ impl Store for SqliteStore {
         let vault = vault.to_owned();
         let after = after.map(str::to_owned);
         self.read(move |tx| {
-            let namespace = if deleted {
-                "o.deleted_date IS NOT NULL"
-            } else {
-                "o.deleted_date IS NULL"
-            };
-            let page = if after.is_some() {
-                "AND o.name > ?3"
-            } else {
-                ""
-            };
-            let limit_param = if after.is_some() { "?4" } else { "?3" };
-            let sql = format!(
-                "SELECT o.name, o.deleted_date, o.scheduled_purge_date,
-                        v.version, v.created, v.updated, v.meta, v.sealed
-                 FROM objects o
-                 JOIN versions v ON v.vault = o.vault AND v.kind = o.kind AND v.name = o.name
-                 WHERE o.vault = ?1 AND o.kind = ?2 AND {namespace} {page}
-                   AND v.seq = (SELECT MAX(v2.seq) FROM versions v2
-                                WHERE v2.vault = o.vault AND v2.kind = o.kind AND v2.name = o.name)
-                 ORDER BY o.name
-                 LIMIT {limit_param}"
-            );
+            let sql = list_objects_sql(deleted, after.is_some());
             let mut stmt = tx.prepare_cached(&sql)?;
             let map = |row: &Row<'_>| -> rusqlite::Result<ObjectSummary> {
                 let deleted_date: Option<i64> = row.get(1)?;

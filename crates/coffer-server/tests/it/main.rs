@@ -26,6 +26,7 @@ mod portable;
 mod postgres;
 mod raw;
 mod secrets;
+mod seed;
 mod signin;
 mod throttle;
 mod tokens;
