@@ -35,14 +35,11 @@ pub(crate) fn deletion_at(row: &Row, at: usize) -> Result<Option<Deletion>, Fail
 }
 
 pub(crate) fn kind_from_str(s: &str) -> Result<ObjectKind, Fail> {
-    match s {
-        "certificate" => Ok(ObjectKind::Certificate),
-        "key" => Ok(ObjectKind::Key),
-        "secret" => Ok(ObjectKind::Secret),
-        other => Err(Fail::Store(message(format!(
-            "unknown object kind {other:?} in the database"
-        )))),
-    }
+    ObjectKind::from_tag(s).ok_or_else(|| {
+        Fail::Store(message(format!(
+            "unknown object kind {s:?} in the database"
+        )))
+    })
 }
 
 pub(crate) fn doc_at(row: &Row) -> Result<Doc, Fail> {

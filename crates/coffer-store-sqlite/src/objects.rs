@@ -7,14 +7,11 @@ use rusqlite::{OptionalExtension, Row, Transaction, params};
 use crate::error::{Fail, message};
 
 pub(crate) fn kind_from_str(s: &str) -> Result<ObjectKind, Fail> {
-    match s {
-        "certificate" => Ok(ObjectKind::Certificate),
-        "key" => Ok(ObjectKind::Key),
-        "secret" => Ok(ObjectKind::Secret),
-        other => Err(Fail::Store(message(format!(
-            "unknown object kind {other:?} in the database"
-        )))),
-    }
+    ObjectKind::from_tag(s).ok_or_else(|| {
+        Fail::Store(message(format!(
+            "unknown object kind {s:?} in the database"
+        )))
+    })
 }
 
 /// Columns: version, created, updated, meta, sealed (starting at `at`).

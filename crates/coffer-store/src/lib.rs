@@ -39,6 +39,16 @@ impl ObjectKind {
             Self::Secret => "secret",
         }
     }
+
+    /// The kind a tag of [`ObjectKind::as_str`] names, as a backend reads it back.
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        match tag {
+            "certificate" => Some(Self::Certificate),
+            "key" => Some(Self::Key),
+            "secret" => Some(Self::Secret),
+            _ => None,
+        }
+    }
 }
 
 /// Names one object (all of its versions) in one vault.
