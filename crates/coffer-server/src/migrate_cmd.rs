@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use coffer_store::copy::{self, CopyError, Progress};
-use coffer_store_postgres::PgOptions;
 
 use crate::store_setup::Backend;
 
@@ -40,12 +39,9 @@ fn is_url(s: &str) -> bool {
 
 fn open_side(location: &str, ca: Option<&PathBuf>, source: bool) -> Result<Side> {
     if is_url(location) {
-        let mut options = PgOptions::new(location);
-        options.ca_file = ca.cloned();
-        options.max_connections = 4;
         return Ok(Side {
             name: coffer_store_postgres::redacted(location),
-            backend: Backend::Postgres(options),
+            backend: Backend::from_options(Some(location), ca.cloned(), 4)?,
             dir: PathBuf::new(),
             _lock: None,
         });
