@@ -262,18 +262,9 @@ impl Coffer {
         req: &TokenRequest,
         v2: bool,
     ) -> Result<IssuedGrant, AuthError> {
-        let code = req
-            .code
-            .as_deref()
-            .ok_or(AuthError::MissingParameter("code"))?;
-        let client_id = req
-            .client_id
-            .as_deref()
-            .ok_or(AuthError::MissingParameter("client_id"))?;
-        let redirect_uri = req
-            .redirect_uri
-            .as_deref()
-            .ok_or(AuthError::MissingParameter("redirect_uri"))?;
+        let code = super::required(&req.code, "code")?;
+        let client_id = super::required(&req.client_id, "client_id")?;
+        let redirect_uri = super::required(&req.redirect_uri, "redirect_uri")?;
         if !super::is_random_value(code) {
             return Err(AuthError::InvalidAuthCode);
         }
@@ -312,10 +303,7 @@ impl Coffer {
                 .await?
         };
         if let Some(challenge) = &doc.code_challenge {
-            let verifier = req
-                .code_verifier
-                .as_deref()
-                .ok_or(AuthError::MissingParameter("code_verifier"))?;
+            let verifier = super::required(&req.code_verifier, "code_verifier")?;
             if !pkce::verify(challenge, verifier) {
                 return Err(AuthError::CodeVerifierMismatch);
             }

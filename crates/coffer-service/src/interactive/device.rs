@@ -287,14 +287,8 @@ impl Coffer {
         req: &TokenRequest,
         v2: bool,
     ) -> Result<IssuedGrant, AuthError> {
-        let code = req
-            .device_code
-            .as_deref()
-            .ok_or(AuthError::MissingParameter("device_code"))?;
-        let client_id = req
-            .client_id
-            .as_deref()
-            .ok_or(AuthError::MissingParameter("client_id"))?;
+        let code = super::required(&req.device_code, "device_code")?;
+        let client_id = super::required(&req.client_id, "client_id")?;
         if !is_random_value(code) {
             return Err(AuthError::BadDeviceCode);
         }

@@ -138,6 +138,16 @@ fn is_random_value(s: &str) -> bool {
 }
 
 /// The record id of a random value: its SHA-256, hex.
+/// A token request parameter the grant cannot go without (AADSTS900144 when absent).
+pub(crate) fn required<'a>(
+    value: &'a Option<String>,
+    name: &'static str,
+) -> Result<&'a str, crate::AuthError> {
+    value
+        .as_deref()
+        .ok_or(crate::AuthError::MissingParameter(name))
+}
+
 pub(crate) fn digest(value: &str) -> String {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, value.as_bytes())
         .as_ref()

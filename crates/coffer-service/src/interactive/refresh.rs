@@ -82,14 +82,8 @@ impl Coffer {
         req: &TokenRequest,
         v2: bool,
     ) -> Result<IssuedGrant, AuthError> {
-        let token = req
-            .refresh_token
-            .as_deref()
-            .ok_or(AuthError::MissingParameter("refresh_token"))?;
-        let client_id = req
-            .client_id
-            .as_deref()
-            .ok_or(AuthError::MissingParameter("client_id"))?;
+        let token = super::required(&req.refresh_token, "refresh_token")?;
+        let client_id = super::required(&req.client_id, "client_id")?;
         if !is_random_value(token) {
             return Err(AuthError::InvalidRefreshToken);
         }
